@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 from .device import make_generator, rand, randn, resolve_device, resolve_dtype, set_threads, spawn
 from .generators import LinearGenerator, ReLUGenerator
-from .operators import GaussianOperator, LinearOperator
+from .operators import GaussianOperator, LinearOperator, MatrixOperator, dot_test
 from .optim import OptimResult, minimize, project_ball
 from .params import ParameterError, resolve as resolve_parameters
 from .record import Recorder
@@ -45,7 +45,7 @@ __all__ = [
     "__version__",
     "make_generator", "rand", "randn", "resolve_device", "resolve_dtype", "set_threads", "spawn",
     "LinearGenerator", "ReLUGenerator",
-    "GaussianOperator", "LinearOperator",
+    "GaussianOperator", "LinearOperator", "MatrixOperator", "dot_test",
     "OptimResult", "minimize", "project_ball",
     "ParameterError", "resolve_parameters",
     "Recorder",

@@ -32,7 +32,7 @@ import torch
 from .angles import angle_map, angle_sequence, expected_gradient, rho, wdc_deviation, wdc_matrix
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, randn, resolve_device, resolve_dtype
 from .generators import ReLUGenerator
-from .operators import GaussianOperator, LinearOperator
+from .operators import LinearOperator, MatrixOperator
 from .optim import minimize
 
 __all__ = [
@@ -583,7 +583,7 @@ def rric_sweep(
     xs = [randn(instances, quadruples, k, generator=g, dtype=torch.float64, device=G.device) for _ in range(4)]
     out = torch.empty(len(m_values), instances, quadruples, dtype=torch.float64)
     for a, m in enumerate(m_values):
-        A = GaussianOperator.random(m, n, batch=instances, seed=g, dtype=torch.float64, device=G.device)
+        A = MatrixOperator.gaussian(m, n, batch=instances, seed=g, dtype=torch.float64, device=G.device)
         out[a] = rric_deviation(A, G, *xs).cpu()
     return out
 
@@ -838,7 +838,7 @@ def success_sweep(
             x_start = torch.cat([x_rand, x_cone], dim=1)
             m = min(widths[-1], int(math.ceil(m_factor * k * d)))
             m_used[(d, c)] = m
-            A = GaussianOperator.random(m, widths[-1], batch=networks, seed=g, dtype=dt, device=G.device)
+            A = MatrixOperator.gaussian(m, widths[-1], batch=networks, seed=g, dtype=dt, device=G.device)
             for case in cases:
                 op = A if case == "compressive" else None
                 with torch.no_grad():

@@ -40,7 +40,7 @@ import torch
 
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import LinearGenerator, ReLUGenerator
-from .operators import GaussianOperator, LinearOperator
+from .operators import LinearOperator, MatrixOperator, SharedMatrixOperator
 from .optim import minimize
 from .recovery import csgm
 
@@ -235,7 +235,7 @@ def quantize(s: torch.Tensor, *, lam: Level, dither: bool = True, seed: SeedLike
 
 def gaussian_rows(
     m: int, n: int, *, batch: int = 1, seed: SeedLike = 0, dtype: DTypeLike = None, device: DeviceLike = "auto"
-) -> GaussianOperator:
+) -> MatrixOperator:
     r"""``batch`` measurement matrices with isotropic rows :math:`a_i \sim \mathcal{N}(0, I_n)` (entries N(0, 1)).
 
     This is the scaling of Qiu et al. (2020) and Liu et al. (2020); the dither
@@ -247,7 +247,7 @@ def gaussian_rows(
     batch = _check_count(batch, "batch")
     g = make_generator(seed)
     A = randn(batch, m, n, generator=g, dtype=dtype, device=device)
-    return GaussianOperator(A)
+    return MatrixOperator(A)
 
 
 def one_bit_measure(
@@ -652,40 +652,6 @@ def angular_distance(X: torch.Tensor, Xp: torch.Tensor) -> torch.Tensor:
     r""":math:`d_S(x, x') = \angle(x, x')/\pi \in [0, 1]` along the last dimension."""
     cos = (X * Xp).sum(-1) / (X.norm(dim=-1) * Xp.norm(dim=-1)).clamp_min(torch.finfo(X.dtype).tiny)
     return torch.arccos(cos.clamp(-1.0, 1.0)) / math.pi
-
-
-# --------------------------------------------------------------------------- CSGM on shared matrices
-class SharedMatrixOperator(LinearOperator):
-    r"""``T * C`` problems measured by ``T`` matrices: problems ``t*C .. t*C + C - 1`` share :math:`A_t`.
-
-    Lets :func:`ilib.recovery.csgm` solve ``C`` conditions per matrix in one
-    batch without copying the matrices ``C`` times.
-    """
-
-    def __init__(self, A: torch.Tensor, groups: int):
-        if A.dim() != 3:
-            raise ValueError(f"A must have shape (T, m, n), got {tuple(A.shape)}")
-        self.A = A
-        self.groups = _check_count(groups, "groups")
-        self._at = A.transpose(1, 2).contiguous()
-        self.batch = A.shape[0] * self.groups
-        self.out_dim, self.in_dim = A.shape[1], A.shape[2]
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.A.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.A.device
-
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        T, R = self.A.shape[0], x.shape[1]
-        return torch.bmm(x.reshape(T, -1, self.in_dim), self._at).reshape(self.batch, R, self.out_dim)
-
-    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        T, R = self.A.shape[0], y.shape[1]
-        return torch.bmm(y.reshape(T, -1, self.out_dim), self.A).reshape(self.batch, R, self.in_dim)
 
 
 # --------------------------------------------------------------------------- helpers for experiments

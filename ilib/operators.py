@@ -3,7 +3,13 @@ r"""Measurement operators with adjoints, batched over independent instances.
 An operator holds ``B`` linear maps :math:`A_b: \mathbb{R}^n \to \mathbb{R}^m` and
 acts on signals of shape ``(B, ..., n)`` (or any leading shape when ``B = 1``).
 ``adjoint`` applies :math:`A_b^\top`, so that
-:math:`\langle A x, y\rangle = \langle x, A^\top y\rangle` (the dot test).
+:math:`\langle A x, y\rangle = \langle x, A^\top y\rangle`, which :func:`dot_test` checks.
+
+Dense matrices are :class:`MatrixOperator` (the Gaussian :math:`\mathcal{N}(0, 1/m)`
+measurements of CSGM are :meth:`MatrixOperator.gaussian`; ``GaussianOperator`` is its old
+name), matrices shared by groups of instances :class:`SharedMatrixOperator`; the structured
+operators (mask, block average, 2-D DCT, subsampled DCT) and the algebra (composition,
+adjoint) follow.
 """
 
 from __future__ import annotations
@@ -11,6 +17,18 @@ from __future__ import annotations
 import torch
 
 from .device import DeviceLike, DTypeLike, SeedLike, batched_matmul, make_generator, randn, resolve_device, resolve_dtype
+
+
+def _positive_int(value, name: str, what: str = "") -> int:
+    """``value`` as an int, refusing bools, non-integers and values below 1 with a message naming ``name``."""
+    try:
+        ok = not isinstance(value, bool) and int(value) == value and value >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        label = f"{name} ({what})" if what else name
+        raise ValueError(f"{label} must be a positive integer, got {name}={value!r}")
+    return int(value)
 
 
 class LinearOperator:
@@ -73,19 +91,26 @@ class LinearOperator:
         return y
 
 
-class GaussianOperator(LinearOperator):
-    r"""Dense Gaussian measurements :math:`A_{ij} \sim \mathcal{N}(0, 1/m)` iid.
+class MatrixOperator(LinearOperator):
+    r"""Dense matrices :math:`A_b \in \mathbb{R}^{m \times n}`, one per instance, applied by batched products.
 
-    With this scaling :math:`\mathbb{E}\|Ax\|^2 = \|x\|^2`, the convention of
-    CSGM theory (Bora, Jalal, Price & Dimakis 2017).
+    :math:`A_b x` and :math:`A_b^\top y` go through :func:`ilib.device.batched_matmul`,
+    which reads both :math:`A` and a stored contiguous :math:`A^\top`, so forward and
+    adjoint (and the input gradients) stream memory in order.
 
     Parameters
     ----------
     A : torch.Tensor
         Matrices of shape ``(B, m, n)`` (or ``(m, n)`` for ``B = 1``).
+
+    See Also
+    --------
+    MatrixOperator.gaussian : the Gaussian :math:`\mathcal{N}(0, 1/m)` measurement matrices of CSGM.
     """
 
     def __init__(self, A: torch.Tensor):
+        if not isinstance(A, torch.Tensor):
+            raise TypeError(f"A must be a torch.Tensor of shape (B, m, n), not {type(A).__name__}")
         if A.dim() == 2:
             A = A.unsqueeze(0)
         if A.dim() != 3:
@@ -97,7 +122,7 @@ class GaussianOperator(LinearOperator):
         self.batch, self.out_dim, self.in_dim = A.shape
 
     @classmethod
-    def random(
+    def gaussian(
         cls,
         m: int,
         n: int,
@@ -106,16 +131,19 @@ class GaussianOperator(LinearOperator):
         seed: SeedLike = 0,
         dtype: DTypeLike = None,
         device: DeviceLike = "auto",
-    ) -> "GaussianOperator":
-        """Draw ``batch`` independent ``m x n`` matrices with N(0, 1/m) entries."""
-        if int(m) != m or m < 1:
-            raise ValueError(f"m (number of measurements) must be a positive integer, got m={m}")
-        if int(n) != n or n < 1:
-            raise ValueError(f"n (signal dimension) must be a positive integer, got n={n}")
-        if batch < 1:
-            raise ValueError(f"batch must be >= 1, got batch={batch}")
+    ) -> "MatrixOperator":
+        r"""``batch`` independent ``m x n`` matrices with iid entries :math:`A_{ij} \sim \mathcal{N}(0, 1/m)`.
+
+        With this scaling :math:`\mathbb{E}\|Ax\|^2 = \|x\|^2`, the convention of CSGM
+        theory (Bora, Jalal, Price & Dimakis 2017). The entries are drawn on the CPU in
+        float64 from ``seed`` (an int, default 0, or a generator), then moved to
+        ``device`` and cast to ``dtype``, so a seed gives the same matrices on every device.
+        """
+        m = _positive_int(m, "m", "number of measurements")
+        n = _positive_int(n, "n", "signal dimension")
+        batch = _positive_int(batch, "batch")
         g = make_generator(seed)
-        A = randn(batch, int(m), int(n), generator=g, dtype=torch.float64, device="cpu") / m**0.5
+        A = randn(batch, m, n, generator=g, dtype=torch.float64, device="cpu") / m**0.5
         return cls(A.to(device=resolve_device(device), dtype=resolve_dtype(dtype)))
 
     @property
@@ -133,15 +161,72 @@ class GaussianOperator(LinearOperator):
         return batched_matmul(y, self.A, self._at)
 
     def matrix(self) -> torch.Tensor:
+        """The stored matrices, shape ``(B, m, n)``."""
         return self.A
 
-    def select(self, index) -> "GaussianOperator":
+    def select(self, index) -> "MatrixOperator":
+        """The instances ``index`` (an int, a slice or an index tensor) as an operator of the same type."""
         if isinstance(index, int):
             index = slice(index, index + 1)
-        return GaussianOperator(self.A[index])
+        return type(self)(self.A[index])
 
     def __repr__(self) -> str:
-        return f"GaussianOperator(batch={self.batch}, m={self.out_dim}, n={self.in_dim}, dtype={self.dtype})"
+        return f"{type(self).__name__}(batch={self.batch}, m={self.out_dim}, n={self.in_dim}, dtype={self.dtype})"
+
+
+class GaussianOperator(MatrixOperator):
+    """The former name of :class:`MatrixOperator`, kept for old code: ``GaussianOperator(A)`` wraps matrices
+    and ``GaussianOperator.random`` is :meth:`MatrixOperator.gaussian` (same numbers for a seed)."""
+
+    random = classmethod(MatrixOperator.gaussian.__func__)
+
+
+class SharedMatrixOperator(LinearOperator):
+    r"""``T * C`` problems measured by ``T`` matrices: problems ``t*C .. t*C + C - 1`` share :math:`A_t`.
+
+    Equal to ``MatrixOperator(A.repeat_interleave(C, dim=0))`` without copying the
+    matrices ``C`` times, so that :func:`ilib.recovery.csgm` solves ``C`` conditions
+    per matrix in one batch.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Matrices of shape ``(T, m, n)``.
+    groups : int
+        ``C``, the number of consecutive problems that share each matrix.
+    """
+
+    def __init__(self, A: torch.Tensor, groups: int):
+        if not isinstance(A, torch.Tensor) or A.dim() != 3:
+            raise ValueError(f"A must have shape (T, m, n), got {tuple(getattr(A, 'shape', ()))}")
+        self.A = A
+        self.groups = _positive_int(groups, "groups")
+        self._at = A.transpose(1, 2).contiguous()
+        self.batch = A.shape[0] * self.groups
+        self.out_dim, self.in_dim = A.shape[1], A.shape[2]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.A.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.A.device
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        T, R = self.A.shape[0], x.shape[1]
+        return torch.bmm(x.reshape(T, -1, self.in_dim), self._at).reshape(self.batch, R, self.out_dim)
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        T, R = self.A.shape[0], y.shape[1]
+        return torch.bmm(y.reshape(T, -1, self.out_dim), self.A).reshape(self.batch, R, self.in_dim)
+
+    def matrix(self) -> torch.Tensor:
+        """The dense matrices, shape ``(T * C, m, n)`` (each :math:`A_t` repeated ``C`` times)."""
+        return self.A.repeat_interleave(self.groups, dim=0)
+
+    def __repr__(self) -> str:
+        return f"SharedMatrixOperator(matrices={self.A.shape[0]}, groups={self.groups}, m={self.out_dim}, n={self.in_dim})"
 
 
 # =========================================================================== structured operators
@@ -168,19 +253,16 @@ def _index_rows(indices: torch.Tensor, n: int, name: str) -> torch.Tensor:
 
 
 def _check_side(side: int) -> int:
-    if isinstance(side, bool) or int(side) != side or side < 1:
-        raise ValueError(f"side (image side) must be a positive integer, got side={side}")
-    return int(side)
+    return _positive_int(side, "side", "image side")
 
 
 def _random_indices(n: int, m: int, batch: int, seed: SeedLike, exclude_first: bool = False) -> torch.Tensor:
     """``batch`` rows of ``m`` distinct indices in ``[0, n)`` drawn uniformly (sorted), optionally always keeping 0."""
     if isinstance(m, bool) or int(m) != m or m < 1 or m > n:
         raise ValueError(f"m (number of measurements) must be an integer in [1, {n}], got m={m}")
-    if int(batch) != batch or batch < 1:
-        raise ValueError(f"batch must be >= 1, got batch={batch}")
+    batch = _positive_int(batch, "batch")
     g = make_generator(seed)
-    keys = torch.rand(int(batch), n, generator=g, dtype=torch.float64)
+    keys = torch.rand(batch, n, generator=g, dtype=torch.float64)
     if exclude_first:
         keys[:, 0] = -1.0
     return keys.argsort(dim=1)[:, : int(m)].sort(dim=1).values
@@ -201,8 +283,7 @@ class MaskOperator(LinearOperator):
     """
 
     def __init__(self, indices: torch.Tensor, n: int, *, dtype: DTypeLike = None, device: DeviceLike = "auto"):
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"n (signal dimension) must be a positive integer, got n={n}")
+        n = _positive_int(n, "n", "signal dimension")
         self._device = resolve_device(device)
         self._dtype = resolve_dtype(dtype)
         self.indices = _index_rows(torch.as_tensor(indices), int(n), "indices").to(self._device)
@@ -283,8 +364,7 @@ class BlockAverageOperator(LinearOperator):
 
     def __init__(self, side: int, factor: int, *, dtype: DTypeLike = None, device: DeviceLike = "auto"):
         side = _check_side(side)
-        if isinstance(factor, bool) or int(factor) != factor or factor < 1:
-            raise ValueError(f"factor must be a positive integer, got factor={factor}")
+        factor = _positive_int(factor, "factor")
         if side % factor:
             raise ValueError(f"factor={factor} must divide side={side}")
         self.side, self.factor = side, int(factor)
@@ -530,3 +610,80 @@ class AdjointOperator(LinearOperator):
 
     def __repr__(self) -> str:
         return f"AdjointOperator({self.op!r})"
+
+
+# =========================================================================== dot test
+_DOT_RTOL = {torch.float64: 1e-10, torch.float32: 1e-4}
+
+
+def dot_test(
+    op: LinearOperator,
+    *,
+    seed: SeedLike = 0,
+    rtol: float | None = None,
+    atol: float = 0.0,
+    raise_error: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The dot test of an operator and its adjoint, per instance (after ``pylops.utils.dottest``).
+
+    Draws :math:`u_b \in \mathbb{R}^n` and :math:`v_b \in \mathbb{R}^m` with iid
+    :math:`\mathcal{N}(0, 1)` entries for every instance ``b`` (on the CPU in float64
+    from ``seed``, then cast to the operator's dtype and moved to its device) and
+    compares the two sides of the definition of the adjoint,
+
+    .. math::
+
+        \langle A_b u_b, v_b\rangle = \langle u_b, A_b^\top v_b\rangle
+        \qquad (b = 1, \dots, B),
+
+    accepting a difference of at most :math:`\mathrm{atol} + \mathrm{rtol}\, s_b` with
+    :math:`s_b = \max(\|A_b u_b\|\|v_b\|, \|u_b\|\|A_b^\top v_b\|)`, which bounds both
+    sides by Cauchy–Schwarz (so a side that cancels to near zero does not make the
+    test fragile). Inner products are accumulated in float64. This is the dot-product
+    test of Claerbout (1992, *Earth Soundings Analysis: Processing versus Inversion*).
+
+    Parameters
+    ----------
+    op : LinearOperator
+        Any operator with ``batch``, ``in_dim``, ``out_dim``, ``dtype`` and ``device``.
+    seed : int or torch.Generator
+        Source of ``u`` and ``v``; default 0.
+    rtol : float, optional
+        Relative tolerance; default ``1e-10`` in float64, ``1e-4`` in float32 (``1e-2`` otherwise).
+    atol : float
+        Absolute tolerance, default 0.
+    raise_error : bool
+        Raise :class:`AssertionError` naming the first failing instance and both values
+        when the test fails (default); otherwise only return the two sides.
+
+    Returns
+    -------
+    (lhs, rhs) : tuple of torch.Tensor
+        :math:`\langle A u, v\rangle` and :math:`\langle u, A^\top v\rangle`, float64 on the CPU, shape ``(B,)``.
+    """
+    if not isinstance(op, LinearOperator):
+        raise TypeError(f"op must be an ilib LinearOperator, not {type(op).__name__}")
+    rtol = _DOT_RTOL.get(op.dtype, 1e-2) if rtol is None else float(rtol)
+    if not (rtol >= 0 and atol >= 0):
+        raise ValueError(f"rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
+    g = make_generator(seed)
+    B, n, m = op.batch, op.in_dim, op.out_dim
+    u = randn(B, n, generator=g, dtype=op.dtype, device=op.device)
+    v = randn(B, m, generator=g, dtype=op.dtype, device=op.device)
+    Au, Atv = op.forward(u), op.adjoint(v)
+    for name, out, shape in (("forward", Au, (B, m)), ("adjoint", Atv, (B, n))):
+        if tuple(out.shape) != shape:
+            raise AssertionError(f"dot test of {op!r}: the {name} gives shape {tuple(out.shape)}, expected {shape}")
+    Au, Atv, u, v = (t.detach().to(device="cpu", dtype=torch.float64) for t in (Au, Atv, u, v))
+    lhs, rhs = (Au * v).sum(-1), (u * Atv).sum(-1)
+    scale = torch.maximum(Au.norm(dim=-1) * v.norm(dim=-1), u.norm(dim=-1) * Atv.norm(dim=-1))
+    diff = (lhs - rhs).abs()
+    bad = ~(diff <= atol + rtol * scale)  # NaN fails too
+    if raise_error and bool(bad.any()):
+        b = int(torch.nonzero(bad)[0])
+        raise AssertionError(
+            f"dot test failed for {op!r} at instance {b} ({int(bad.sum())} of {B} instances fail): "
+            f"<A u, v> = {lhs[b].item():.16e} but <u, A^T v> = {rhs[b].item():.16e}; "
+            f"|difference| = {diff[b].item():.3e} > atol + rtol * scale = {atol:g} + {rtol:g} * {scale[b].item():.3e}"
+        )
+    return lhs, rhs

@@ -49,7 +49,7 @@ import torch
 
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype, spawn
 from .generators import LinearGenerator, ReLUGenerator
-from .operators import GaussianOperator, LinearOperator
+from .operators import LinearOperator, MatrixOperator
 from .optim import minimize, project_ball
 
 Generator = Union[ReLUGenerator, LinearGenerator]
@@ -949,7 +949,7 @@ def _check_m_values(m_values: Sequence[int]) -> list[int]:
 
 def nested_operators(
     n: int, m_values: Sequence[int], *, batch: int = 1, seed: SeedLike = 0, dtype: DTypeLike = None, device: DeviceLike = "auto"
-) -> list[GaussianOperator]:
+) -> list[MatrixOperator]:
     r"""Gaussian operators :math:`A_m = \tilde A_{1:m}/\sqrt m` for every ``m``, sharing rows.
 
     :math:`\tilde A` has iid :math:`\mathcal{N}(0, 1)` entries and
@@ -962,7 +962,7 @@ def nested_operators(
     batch = _check_count("batch", batch)
     full = randn(batch, ms[-1], n, generator=make_generator(seed), dtype=torch.float64, device="cpu")
     return [
-        GaussianOperator((full[:, :m] / math.sqrt(m)).to(device=resolve_device(device), dtype=resolve_dtype(dtype)))
+        MatrixOperator((full[:, :m] / math.sqrt(m)).to(device=resolve_device(device), dtype=resolve_dtype(dtype)))
         for m in ms
     ]
 
