@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 import ilib
-from ilib.operators import GaussianOperator
+from ilib.operators import MatrixOperator
 from ilib.sparse import fista, ista, lasso_cost, operator_norm_sq, sparse_signals
 
 
@@ -47,10 +47,10 @@ def sklearn_lasso(A: np.ndarray, y: np.ndarray, lam: float, tol: float) -> np.nd
 def make_problems(setting: str, batch: int, m: int, n: int, k: int, noise: float, seed: int):
     g = ilib.make_generator(seed)
     if setting == "shared":
-        A = GaussianOperator.random(m, n, seed=g, dtype=torch.float64, device="cpu").A
-        op = GaussianOperator(A / A.norm(dim=1, keepdim=True))
+        A = MatrixOperator.gaussian(m, n, seed=g, dtype=torch.float64, device="cpu").A
+        op = MatrixOperator(A / A.norm(dim=1, keepdim=True))
     else:
-        op = GaussianOperator.random(m, n, batch=batch, seed=g, dtype=torch.float64, device="cpu")
+        op = MatrixOperator.gaussian(m, n, batch=batch, seed=g, dtype=torch.float64, device="cpu")
     x = sparse_signals(batch, n, k, seed=g, dtype=torch.float64, device="cpu")
     y = op(x) if setting == "independent" else x @ op.A[0].T
     y = y + noise * ilib.randn(*y.shape, generator=g, dtype=torch.float64, device="cpu")
@@ -86,7 +86,7 @@ def main() -> None:
     def run_torch(solver, iters):
         t0 = time.perf_counter()
         L = operator_norm_sq(op, iters=300) * 1.0001
-        x = solver(op, y, args.lam, iters=iters, L=L)
+        x = solver(op, y, args.lam, iters=iters, L=L).x
         return x, time.perf_counter() - t0
 
     x_fista, t_fista = run_torch(fista, args.fista_iters)

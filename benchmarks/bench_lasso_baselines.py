@@ -43,7 +43,7 @@ def main() -> None:
     print(f"Lasso, n = {n}, m = {args.m}, {args.batch} problems, lam = {args.lam}, FISTA {args.iters} iterations, threads {torch.get_num_threads()}")
     for basis, op in (("pixel", A), ("dct", ComposedOperator(A, idct))):
         t = time.perf_counter()
-        xf = ilib.fista(op, y, args.lam, iters=args.iters)
+        xf = ilib.fista(op, y, args.lam, iters=args.iters).x
         t_fista = time.perf_counter() - t
         F_fista = ilib.lasso_cost(op, y, xf, args.lam).numpy()
 

@@ -13,6 +13,7 @@ from .params import ParameterError, resolve as resolve_parameters
 from .record import Recorder
 from .recovery import CSGMResult, csgm, csgm_objective, relative_error
 from .sparse import (
+    SolverResult,
     basis_pursuit_admm,
     basis_pursuit_lp,
     donoho_tanner_m,
@@ -50,7 +51,7 @@ __all__ = [
     "ParameterError", "resolve_parameters",
     "Recorder",
     "CSGMResult", "csgm", "csgm_objective", "relative_error",
-    "basis_pursuit_admm", "basis_pursuit_lp", "donoho_tanner_m", "donoho_tanner_rho", "fista",
+    "SolverResult", "basis_pursuit_admm", "basis_pursuit_lp", "donoho_tanner_m", "donoho_tanner_rho", "fista",
     "gaussian_problems", "ista", "lasso_cost", "lasso_cvxpy", "operator_norm_sq", "soft_threshold",
     "sparse_signals", "statistical_dimension_l1",
 ]

@@ -1044,7 +1044,7 @@ def sparse_recovery(
         op, x = gaussian_problems(trials, m, n, k, seed=g, dtype=dt, device=dev)
         y = op(x)
         if use_l1:
-            x_l1 = basis_pursuit_admm(op.A, y, iters=admm_iters) if m < n else torch.linalg.lstsq(op.A, y.unsqueeze(-1)).solution.squeeze(-1)
+            x_l1 = basis_pursuit_admm(op, y, iters=admm_iters) if m < n else torch.linalg.lstsq(op.A, y.unsqueeze(-1)).solution.squeeze(-1)
             e1 = relative_error(x_l1, x)
             l1_e.append(e1)
             l1_s.append(e1 <= tol)

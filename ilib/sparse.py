@@ -13,19 +13,22 @@ basis pursuit:
     \min_x \|x\|_1 \quad \text{s.t.} \quad A x = y .
 
 The torch solvers act on ``B`` problems at once through a
-:class:`~ilib.operators.LinearOperator`; the cvxpy and HiGHS solvers solve one
-problem exactly and serve as references in the tests.
+:class:`~ilib.operators.LinearOperator`; ISTA and FISTA return a :class:`SolverResult`
+holding the final iterate and the iterates at the depths asked for, from one run. The
+cvxpy and HiGHS solvers solve one problem exactly and serve as references in the tests.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from .device import SeedLike, make_generator, randn
-from .operators import GaussianOperator, LinearOperator
+from .operators import LinearOperator, MatrixOperator, _positive_int
 
 
 def soft_threshold(u: torch.Tensor, theta) -> torch.Tensor:
@@ -57,13 +60,124 @@ def _col(lam, like: torch.Tensor) -> torch.Tensor:
     return lam.reshape(-1, *([1] * (like.dim() - 1)))
 
 
-def _check_lasso(operator: LinearOperator, y: torch.Tensor, lam, iters: int) -> None:
+# --------------------------------------------------------------------------- one result type for the iterative solvers
+@dataclass(frozen=True)
+class SolverResult:
+    r"""What an iterative Lasso solver returns (:func:`ista`, :func:`fista`, :func:`ilib.unrolled.oracle_ista`).
+
+    The type and its fields are the same whatever the options; the iterates are
+    recorded during the one run at the iteration counts asked for (``record_at``).
+
+    Attributes
+    ----------
+    x : torch.Tensor
+        The final iterate :math:`x^{\mathrm{iters}}`, shape ``(B, n)``.
+    iterates : torch.Tensor
+        :math:`x^d` for every ``d`` in ``depths``, shape ``(len(depths), B, n)``.
+    depths : tuple of int
+        The recorded iteration counts, strictly increasing in ``[0, iters]`` (0 is the start).
+    objective : torch.Tensor
+        :math:`F(x^d) = \tfrac12\|y - Ax^d\|^2 + \lambda\|x^d\|_1` at those depths, shape
+        ``(len(depths), B)`` (one extra forward product per recorded depth).
+    iters : int
+        The number of iterations run.
+    steps : torch.Tensor
+        The step each problem took at each iteration, shape ``(iters, B)``: :math:`1/L`
+        for ISTA and FISTA, the accepted :math:`1/L_S` or :math:`1/L` for oracle ISTA.
+    """
+
+    x: torch.Tensor
+    iterates: torch.Tensor
+    depths: tuple[int, ...]
+    objective: torch.Tensor
+    iters: int
+    steps: torch.Tensor
+
+    def at(self, depth: int) -> torch.Tensor:
+        """The iterate after ``depth`` iterations, shape ``(B, n)``; ``depth`` must be one of ``depths``."""
+        if depth not in self.depths:
+            raise ValueError(f"depth={depth} was not recorded; the recorded depths are {self.depths}")
+        return self.iterates[self.depths.index(depth)]
+
+
+def _check_weight(lam, batch: int) -> None:
+    """``lam``: finite and non-negative, a scalar or one weight per problem."""
+    t = torch.as_tensor(lam, dtype=torch.float64)
+    if t.numel() not in (1, batch) or t.dim() > 1:
+        raise ValueError(f"lam (the l1 weight) must be a scalar or have shape ({batch},), got shape {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
+        raise ValueError(f"lam (the l1 weight) must be finite and non-negative, got lam={lam!r}")
+
+
+def _check_depths(record_at, iters: int) -> tuple[int, ...]:
+    """The iteration counts to record: default ``(iters,)``; integers, strictly increasing, in ``[0, iters]``."""
+    if record_at is None:
+        return (iters,)
+    try:
+        depths = tuple(record_at)
+    except TypeError:
+        raise ValueError(f"record_at must be a sequence of iteration counts, got record_at={record_at!r}") from None
+    try:
+        ok = bool(depths) and not any(isinstance(d, bool) or int(d) != d for d in depths)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"record_at must be a non-empty sequence of integers, got record_at={record_at!r}")
+    depths = tuple(int(d) for d in depths)
+    if any(b <= a for a, b in zip(depths, depths[1:])) or depths[0] < 0 or depths[-1] > iters:
+        raise ValueError(f"record_at must be strictly increasing in [0, iters={iters}], got record_at={list(depths)}")
+    return depths
+
+
+def _check_lasso(operator: LinearOperator, y: torch.Tensor, lam, iters, record_at=None, L=None, x0=None) -> tuple[int, tuple[int, ...]]:
+    """Validate a Lasso solver's arguments, naming the wrong one; return ``(iters, depths)``."""
+    if not isinstance(operator, LinearOperator):
+        raise TypeError(f"operator must be an ilib LinearOperator, not {type(operator).__name__}")
+    if not isinstance(y, torch.Tensor) or y.dim() != 2:
+        raise ValueError(f"y must be a tensor of shape (B, m), got {type(y).__name__} of shape {tuple(getattr(y, 'shape', ()))}")
     if y.shape[-1] != operator.out_dim:
         raise ValueError(f"y has {y.shape[-1]} measurements but the operator gives {operator.out_dim}")
-    if torch.any(torch.as_tensor(lam) < 0):
-        raise ValueError("lam (the l1 weight) must be non-negative")
-    if int(iters) != iters or iters < 1:
-        raise ValueError(f"iters must be a positive integer, got iters={iters}")
+    if operator.batch > 1 and y.shape[0] != operator.batch:
+        raise ValueError(f"y holds {y.shape[0]} problems but the operator holds {operator.batch}")
+    _check_weight(lam, y.shape[0])
+    iters = _positive_int(iters, "iters")
+    if L is not None:
+        t = torch.as_tensor(L, dtype=torch.float64)
+        if t.numel() not in (1, y.shape[0]) or not bool(torch.isfinite(t).all()) or not bool((t > 0).all()):
+            raise ValueError(f"L (the step constant) must be finite and positive, a scalar or of shape ({y.shape[0]},); got {L!r}")
+    if x0 is not None and tuple(x0.shape) != (y.shape[0], operator.in_dim):
+        raise ValueError(f"x0 must have shape ({y.shape[0]}, {operator.in_dim}), got {tuple(x0.shape)}")
+    return iters, _check_depths(record_at, iters)
+
+
+def _result(x: torch.Tensor, xs: list[torch.Tensor], depths: tuple[int, ...], steps: torch.Tensor, cost) -> SolverResult:
+    """Pack the final iterate ``x`` and those recorded at ``depths`` (``cost`` maps an iterate to its objective)."""
+    return SolverResult(x=x, iterates=torch.stack(xs), depths=depths, objective=torch.stack([cost(z) for z in xs]),
+                        iters=steps.shape[0], steps=steps)
+
+
+def _proximal_gradient(operator, y, lam, iters, L, x0, record_at, momentum: bool) -> SolverResult:
+    r"""ISTA (``momentum=False``) or FISTA, recording the iterates at ``record_at`` in one run."""
+    iters, depths = _check_lasso(operator, y, lam, iters, record_at, L, x0)
+    L = operator_norm_sq(operator) * 1.0001 if L is None else L
+    Lc = _col(L, y)
+    lamc = _col(lam, y)
+    x = torch.zeros(y.shape[0], operator.in_dim, dtype=y.dtype, device=y.device) if x0 is None else x0.clone()
+    want = set(depths)
+    xs = [x] if 0 in want else []
+    v, t = x, 1.0
+    for k in range(1, iters + 1):
+        if momentum:
+            x_new = soft_threshold(v + operator.adjoint(y - operator(v)) / Lc, lamc / Lc)
+            t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
+            v = x_new + ((t - 1) / t_new) * (x_new - x)
+            x, t = x_new, t_new
+        else:
+            x = soft_threshold(x + operator.adjoint(y - operator(x)) / Lc, lamc / Lc)
+        if k in want:
+            xs.append(x)
+    steps = (1.0 / Lc).reshape(1, -1).expand(iters, -1)
+    return _result(x, xs, depths, steps, lambda z: lasso_cost(operator, y, z, lam))
 
 
 def ista(
@@ -74,34 +188,40 @@ def ista(
     iters: int = 500,
     L: torch.Tensor | None = None,
     x0: torch.Tensor | None = None,
-    record_cost: bool = False,
-):
+    record_at: Sequence[int] | None = None,
+) -> SolverResult:
     r"""ISTA (Daubechies, Defrise & De Mol 2004) for ``B`` Lasso problems.
 
     .. math::
 
-        x^{k+1} = \eta_{\lambda/L}\big(x^k + \tfrac1L A^\top(y - A x^k)\big).
+        x^{k+1} = \eta_{\lambda/L}\big(x^k + \tfrac1L A^\top(y - A x^k)\big),
+
+    which decreases :math:`F(x) = \tfrac12\|y - Ax\|^2 + \lambda\|x\|_1` monotonically
+    for :math:`L \ge \|A\|_2^2` (Beck & Teboulle 2009, Lemma 2.3).
 
     Parameters
     ----------
-    y : (B, m) measurements; lam : scalar or (B,) weights; L : (B,) step constants
-    (default :func:`operator_norm_sq`).
+    operator : LinearOperator
+        ``B`` maps (or one shared by all problems).
+    y : torch.Tensor
+        Measurements, shape ``(B, m)``.
+    lam : float or torch.Tensor
+        The :math:`\ell_1` weight, finite and non-negative; a scalar or one per problem ``(B,)``.
+    iters : int
+        Number of iterations (positive).
+    L : torch.Tensor, optional
+        Step constants, scalar or ``(B,)``; default :func:`operator_norm_sq` times 1.0001.
+    x0 : torch.Tensor, optional
+        Start, shape ``(B, n)``; default 0.
+    record_at : sequence of int, optional
+        Iteration counts at which to keep the iterate (0 is ``x0``), strictly increasing
+        in ``[0, iters]``; default ``(iters,)``. All are taken from the one run.
 
     Returns
     -------
-    x, or ``(x, costs)`` with costs of shape ``(iters + 1, B)`` when ``record_cost``.
+    SolverResult
     """
-    _check_lasso(operator, y, lam, iters)
-    L = operator_norm_sq(operator) * 1.0001 if L is None else L
-    Lc = _col(L, y)
-    lamc = _col(lam, y)
-    x = torch.zeros(y.shape[0], operator.in_dim, dtype=y.dtype, device=y.device) if x0 is None else x0.clone()
-    costs = [lasso_cost(operator, y, x, lam)] if record_cost else None
-    for _ in range(int(iters)):
-        x = soft_threshold(x + operator.adjoint(y - operator(x)) / Lc, lamc / Lc)
-        if record_cost:
-            costs.append(lasso_cost(operator, y, x, lam))
-    return (x, torch.stack(costs)) if record_cost else x
+    return _proximal_gradient(operator, y, lam, iters, L, x0, record_at, momentum=False)
 
 
 def fista(
@@ -112,34 +232,25 @@ def fista(
     iters: int = 500,
     L: torch.Tensor | None = None,
     x0: torch.Tensor | None = None,
-    record_cost: bool = False,
-):
+    record_at: Sequence[int] | None = None,
+) -> SolverResult:
     r"""FISTA (Beck & Teboulle 2009) for ``B`` Lasso problems.
 
     .. math::
 
         x^{k+1} = \eta_{\lambda/L}\big(v^k + \tfrac1L A^\top(y - A v^k)\big),\quad
         t_{k+1} = \tfrac{1 + \sqrt{1 + 4t_k^2}}{2},\quad
-        v^{k+1} = x^{k+1} + \tfrac{t_k - 1}{t_{k+1}}(x^{k+1} - x^k).
+        v^{k+1} = x^{k+1} + \tfrac{t_k - 1}{t_{k+1}}(x^{k+1} - x^k),
+
+    with :math:`v^0 = x^0`, :math:`t_0 = 1`; :math:`F(x^k) - F^\star = O(L\|x^0 - x^\star\|^2/k^2)`
+    (Beck & Teboulle 2009, Thm. 4.4). The momentum makes the iterate after ``k``
+    iterations depend on the whole run, so the depths in ``record_at`` are recorded
+    along one run started at ``x0`` (never restarted). Parameters and result as :func:`ista`.
     """
-    _check_lasso(operator, y, lam, iters)
-    L = operator_norm_sq(operator) * 1.0001 if L is None else L
-    Lc = _col(L, y)
-    lamc = _col(lam, y)
-    x = torch.zeros(y.shape[0], operator.in_dim, dtype=y.dtype, device=y.device) if x0 is None else x0.clone()
-    v, t = x, 1.0
-    costs = [lasso_cost(operator, y, x, lam)] if record_cost else None
-    for _ in range(int(iters)):
-        x_new = soft_threshold(v + operator.adjoint(y - operator(v)) / Lc, lamc / Lc)
-        t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
-        v = x_new + ((t - 1) / t_new) * (x_new - x)
-        x, t = x_new, t_new
-        if record_cost:
-            costs.append(lasso_cost(operator, y, x, lam))
-    return (x, torch.stack(costs)) if record_cost else x
+    return _proximal_gradient(operator, y, lam, iters, L, x0, record_at, momentum=True)
 
 
-def basis_pursuit_admm(A: torch.Tensor, y: torch.Tensor, *, iters: int = 2000, rho: float = 1.0) -> torch.Tensor:
+def basis_pursuit_admm(A, y: torch.Tensor, *, iters: int = 2000, rho: float = 1.0) -> torch.Tensor:
     r"""Basis pursuit :math:`\min \|x\|_1` s.t. :math:`Ax = y` for ``B`` problems by ADMM.
 
     Splitting :math:`x = z` with :math:`x` in the affine set :math:`\{Ax = y\}`:
@@ -149,24 +260,51 @@ def basis_pursuit_admm(A: torch.Tensor, y: torch.Tensor, *, iters: int = 2000, r
         x \leftarrow P(z - u),\quad z \leftarrow \eta_{1/\rho}(x + u),\quad u \leftarrow u + x - z,
 
     with :math:`P(v) = v - A^\top (AA^\top)^{-1}(Av - y)` (Boyd et al. 2011, Sec. 6.2).
-    ``A`` has shape ``(B, m, n)`` with full row rank, ``y`` shape ``(B, m)``.
-    Returns the ``z`` iterate, which is exactly sparse.
+
+    Parameters
+    ----------
+    A : LinearOperator or torch.Tensor
+        The measurements, of full row rank: an operator (its dense :meth:`~ilib.operators.LinearOperator.matrix`
+        is factored once), or matrices ``(B, m, n)`` / ``(m, n)``, wrapped in a
+        :class:`~ilib.operators.MatrixOperator`. A batch-1 operator is shared by all problems.
+    y : torch.Tensor
+        Measurements, shape ``(B, m)``.
+    iters : int
+        ADMM iterations (positive).
+    rho : float
+        The penalty :math:`\rho > 0`.
+
+    Returns
+    -------
+    torch.Tensor
+        The ``z`` iterate, shape ``(B, n)``, which is exactly sparse.
     """
-    if A.dim() != 3 or y.dim() != 2 or A.shape[:2] != y.shape:
-        raise ValueError(f"A must be (B, m, n) and y (B, m); got {tuple(A.shape)} and {tuple(y.shape)}")
-    if rho <= 0:
-        raise ValueError(f"rho must be positive, got rho={rho}")
-    chol = torch.linalg.cholesky(A @ A.transpose(1, 2))
-    At = A.transpose(1, 2)
+    if isinstance(A, torch.Tensor):
+        A = MatrixOperator(A)
+    if not isinstance(A, LinearOperator):
+        raise TypeError(f"A must be an ilib LinearOperator or a tensor (B, m, n), not {type(A).__name__}")
+    if not isinstance(y, torch.Tensor) or y.dim() != 2 or y.shape[1] != A.out_dim or (A.batch > 1 and y.shape[0] != A.batch):
+        raise ValueError(f"y must have shape (B, m) = ({A.batch if A.batch > 1 else 'B'}, {A.out_dim}) to match A, "
+                         f"got {tuple(getattr(y, 'shape', ()))}")
+    iters = _positive_int(iters, "iters")
+    try:
+        ok = math.isfinite(float(rho)) and float(rho) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"rho must be finite and positive, got rho={rho!r}")
+    M = A.matrix()
+    chol = torch.linalg.cholesky(M @ M.transpose(1, 2))
+    Mt = M.transpose(1, 2)
 
     def project(v: torch.Tensor) -> torch.Tensor:
-        r = (A @ v.unsqueeze(-1)).squeeze(-1) - y
-        return v - (At @ torch.cholesky_solve(r.unsqueeze(-1), chol)).squeeze(-1)
+        r = (M @ v.unsqueeze(-1)).squeeze(-1) - y
+        return v - (Mt @ torch.cholesky_solve(r.unsqueeze(-1), chol)).squeeze(-1)
 
-    x = project(torch.zeros(A.shape[0], A.shape[2], dtype=A.dtype, device=A.device))
+    x = project(torch.zeros(y.shape[0], M.shape[2], dtype=M.dtype, device=M.device))
     z = x.clone()
     u = torch.zeros_like(x)
-    for _ in range(int(iters)):
+    for _ in range(iters):
         x = project(z - u)
         z = soft_threshold(x + u, 1.0 / rho)
         u = u + x - z
@@ -264,9 +402,9 @@ def donoho_tanner_rho(delta) -> np.ndarray:
 
 def gaussian_problems(
     batch: int, m: int, n: int, k: int, *, seed: SeedLike = 0, dtype=torch.float64, device="cpu"
-) -> tuple[GaussianOperator, torch.Tensor]:
+) -> tuple[MatrixOperator, torch.Tensor]:
     """``batch`` pairs (A, x*) with A Gaussian N(0, 1/m) and x* exactly k-sparse."""
     g = make_generator(seed)
-    op = GaussianOperator.random(m, n, batch=batch, seed=g, dtype=dtype, device=device)
+    op = MatrixOperator.gaussian(m, n, batch=batch, seed=g, dtype=dtype, device=device)
     x = sparse_signals(batch, n, k, seed=g, dtype=dtype, device=device)
     return op, x

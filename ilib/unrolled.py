@@ -37,8 +37,8 @@ import torch
 from torch import nn
 
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
-from .operators import GaussianOperator
-from .sparse import fista, ista, lasso_cost, soft_threshold
+from .operators import MatrixOperator
+from .sparse import SolverResult, _check_depths, _check_weight, _result, fista, ista, lasso_cost, soft_threshold
 
 __all__ = [
     "gaussian_dictionary", "bernoulli_gaussian", "add_noise", "lasso_signals", "nmse_db", "lipschitz",
@@ -80,11 +80,11 @@ def gaussian_dictionary(
 ) -> torch.Tensor:
     r"""The ALISTA benchmark's dictionary: :math:`D_{ij} \sim \mathcal{N}(0, 1/m)`, then unit-norm columns.
 
-    Drawn with :meth:`ilib.GaussianOperator.random` (float64 on the CPU), so the
+    Drawn with :meth:`ilib.MatrixOperator.gaussian` (float64 on the CPU), so the
     same seed gives the same matrix on every device. Shape ``(m, n)``.
     """
     m, n = _positive_int("m", m), _positive_int("n", n)
-    A = GaussianOperator.random(m, n, seed=seed, dtype=torch.float64, device="cpu").A[0]
+    A = MatrixOperator.gaussian(m, n, seed=seed, dtype=torch.float64, device="cpu").A[0]
     A = A / A.norm(dim=0, keepdim=True)
     return A.to(device=resolve_device(device), dtype=resolve_dtype(dtype))
 
@@ -173,37 +173,40 @@ def lasso_objective(D: torch.Tensor, y: torch.Tensor, x: torch.Tensor, lam) -> t
     ``x`` has shape ``(B, n)`` or ``(K, B, n)`` (a path of iterates); the result
     has shape ``(B,)`` or ``(K, B)``. Differentiable.
     """
-    op = GaussianOperator(D)
+    op = MatrixOperator(D)
     if x.dim() == 2:
         return lasso_cost(op, y, x, lam)
     return torch.stack([lasso_cost(op, y, xk, lam) for xk in x])
 
 
-def lasso_reference(
-    D: torch.Tensor, y: torch.Tensor, lam, *, iters: int = 3000, tol: float = 1e-12
-) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""A high-accuracy Lasso solution, in float64: ``(x_star, F_star)``.
+def lasso_reference(D: torch.Tensor, y: torch.Tensor, lam, *, iters: int = 3000, tol: float = 1e-12) -> SolverResult:
+    r"""A high-accuracy Lasso solution, in float64, as a :class:`~ilib.sparse.SolverResult`.
 
     FISTA (:func:`ilib.sparse.fista`) in chunks of 100 iterations, each chunk
     restarted from the previous point (restarting the momentum keeps FISTA's
-    rate and makes it linear once the support is found), until the largest
-    change over a chunk is below ``tol`` or ``iters`` iterations are spent.
+    rate and makes it linear once the support is found; O'Donoghue & Candès 2015),
+    until the largest change over a chunk is below ``tol`` or ``iters`` iterations
+    are spent. ``.x`` is :math:`x^\star`, ``.objective[-1]`` is :math:`F^\star = F(x^\star)`
+    per signal, ``.iters`` the iterations run.
     """
     _check_D(D)
     _check_y(D, y)
     _nonneg("lam", lam)
     iters = _positive_int("iters", iters)
     D64, y64 = D.double(), y.double()
-    op = GaussianOperator(D64)
+    op = MatrixOperator(D64)
     L = lipschitz(D64).reshape(1)
     x = torch.zeros(y64.shape[0], D64.shape[1], dtype=torch.float64, device=D64.device)
+    done = 0
     for _ in range(max(1, iters // 100)):
-        x_new = fista(op, y64, lam, iters=100, L=L, x0=x)
-        done = bool((x_new - x).abs().max() < tol)
+        x_new = fista(op, y64, lam, iters=100, L=L, x0=x).x
+        done += 100
+        converged = bool((x_new - x).abs().max() < tol)
         x = x_new
-        if done:
+        if converged:
             break
-    return x, lasso_cost(op, y64, x, lam)
+    steps = (1.0 / L).reshape(1, 1).expand(done, y64.shape[0])
+    return _result(x, [x], (done,), steps, lambda z: lasso_cost(op, y64, z, lam))
 
 
 # --------------------------------------------------------------------------- oracle ISTA
@@ -249,10 +252,9 @@ def oracle_ista(
     lam,
     *,
     iters: int,
-    depths: Sequence[int] | None = None,
+    record_at: Sequence[int] | None = None,
     max_support: int | None = None,
-    record_cost: bool = False,
-):
+) -> SolverResult:
     r"""Oracle ISTA (Ablin, Moreau, Massias & Gramfort 2019, Sec. 3): ISTA with support-restricted steps.
 
     At iterate :math:`x^k` with support :math:`S`, the step is :math:`1/L_S`,
@@ -272,27 +274,23 @@ def oracle_ista(
     ----------
     D : (m, n) dictionary; y : (B, m) signals; lam : scalar or (B,) weights.
     iters : number of iterations.
-    depths : iteration counts at which to return the iterate (0 is the start);
-        default only ``iters``.
+    record_at : iteration counts at which to keep the iterate (0 is the start),
+        strictly increasing in ``[0, iters]``; default ``(iters,)``.
     max_support : rows whose support is larger than this take the ISTA step
         without consulting the oracle (``None``: always consult). The oracle's
         eigenvalue problem costs :math:`O(\min(|S|, m)^3)` per row, which is only
         worth paying once the support is near its final size.
-    record_cost : also return :math:`F(x^k)` for every k, shape ``(iters + 1, B)``.
 
     Returns
     -------
-    dict with ``x`` (the iterates at ``depths``, shape ``(len(depths), B, n)``),
-    ``steps`` (the step used by each row at each iteration, ``(iters, B)``) and,
-    if asked, ``cost``.
+    :class:`~ilib.sparse.SolverResult`, whose ``steps`` (``(iters, B)``) are the steps
+    each row took (:math:`1/L_S` where the oracle step was accepted, else :math:`1/L`).
     """
     _check_D(D)
     _check_y(D, y)
-    _nonneg("lam", lam)
+    _check_weight(lam, y.shape[0])
     iters = _positive_int("iters", iters)
-    depths = [iters] if depths is None else [int(d) for d in depths]
-    if any(d < 0 or d > iters for d in depths):
-        raise ValueError(f"depths must lie in [0, iters={iters}], got {depths}")
+    depths = _check_depths(record_at, iters)
     if max_support is not None:
         _positive_int("max_support", max_support)
     B, n = y.shape[0], D.shape[1]
@@ -301,9 +299,9 @@ def oracle_ista(
     x = torch.zeros(B, n, dtype=D.dtype, device=D.device)
     supp_prev = torch.zeros(B, n, dtype=torch.bool, device=D.device)
     LS = torch.zeros(B, dtype=D.dtype, device=D.device)
-    out = [x] if 0 in depths else []
+    want = set(depths)
+    xs = [x] if 0 in want else []
     steps = []
-    costs = [lasso_objective(D, y, x, lam)] if record_cost else None
     for k in range(1, iters + 1):
         supp = x != 0
         changed = (supp != supp_prev).any(dim=1)
@@ -322,51 +320,34 @@ def oracle_ista(
         fallback = soft_threshold(x - grad / L, lamc / L)
         x = torch.where(ok.unsqueeze(1), cand, fallback)
         steps.append(torch.where(ok, step, 1.0 / L))
-        if record_cost:
-            costs.append(lasso_objective(D, y, x, lam))
-        if k in depths:
-            out.append(x)
-    res = {"x": torch.stack(out), "steps": torch.stack(steps)}
-    if record_cost:
-        res["cost"] = torch.stack(costs)
-    return res
+        if k in want:
+            xs.append(x)
+    return _result(x, xs, depths, torch.stack(steps), lambda z: lasso_objective(D, y, z, lam))
 
 
 def solver_path(
     method: str, D: torch.Tensor, y: torch.Tensor, lam, depths: Sequence[int], *, max_support: int | None = None
-) -> torch.Tensor:
-    r"""Iterates of ISTA, FISTA or oracle ISTA at the iteration counts ``depths``, shape ``(len(depths), B, n)``.
+) -> SolverResult:
+    r"""ISTA, FISTA or oracle ISTA on the dictionary ``D``, recording the iterates at the iteration counts ``depths``.
 
-    ISTA and FISTA are :func:`ilib.sparse.ista` and :func:`ilib.sparse.fista`
-    with the exact :math:`L = \|D\|_2^2`, started at 0. ISTA is memoryless, so
-    its path is one chain of calls; FISTA's momentum is not, so each depth is
-    its own run (cost :math:`\sum_d d`).
+    ``method`` is ``"ista"`` or ``"fista"`` (:func:`ilib.sparse.ista` and
+    :func:`ilib.sparse.fista` with the exact :math:`L = \|D\|_2^2`) or ``"oista"``
+    (:func:`oracle_ista`), started at 0 and run once for ``max(depths)`` iterations
+    (at least 1): ``.iterates`` has shape ``(len(depths), B, n)``, ``.objective`` shape
+    ``(len(depths), B)``. The depths are taken along the one run, which for FISTA is
+    what its momentum requires (the iterate after ``d`` iterations is that of a run of
+    ``d`` iterations on its own).
     """
     _check_D(D)
     _check_y(D, y)
-    depths = [int(d) for d in depths]
-    if any(d < 0 for d in depths) or sorted(depths) != depths:
-        raise ValueError(f"depths must be non-negative and increasing, got {depths}")
+    depths = tuple(depths)
+    iters = max(1, max(depths, default=0))
     if method == "oista":
-        return oracle_ista(D, y, lam, iters=max(1, depths[-1]), depths=depths, max_support=max_support)["x"]
+        return oracle_ista(D, y, lam, iters=iters, record_at=depths, max_support=max_support)
     if method not in ("ista", "fista"):
         raise ValueError(f"method must be 'ista', 'fista' or 'oista', got method={method!r}")
-    op = GaussianOperator(D)
-    L = lipschitz(D).reshape(1)
-    x = torch.zeros(y.shape[0], D.shape[1], dtype=D.dtype, device=D.device)
-    out, done = [], 0
-    for d in depths:
-        if d == 0:
-            out.append(torch.zeros_like(x))
-            continue
-        if method == "ista":
-            if d > done:
-                x = ista(op, y, lam, iters=d - done, L=L, x0=x)
-                done = d
-            out.append(x)
-        else:
-            out.append(fista(op, y, lam, iters=d, L=L))
-    return torch.stack(out)
+    solver = ista if method == "ista" else fista
+    return solver(MatrixOperator(D), y, lam, iters=iters, L=lipschitz(D).reshape(1), record_at=depths)
 
 
 # --------------------------------------------------------------------------- ALISTA weights
@@ -768,7 +749,7 @@ def nmse_experiment(
         for method in ("ista", "fista", "oista"):
             classical[method] = {}
             for lam in lam_values:
-                xs = solver_path(method, D, y_test, lam, depths, max_support=oista_max_support)
+                xs = solver_path(method, D, y_test, lam, depths, max_support=oista_max_support).iterates
                 classical[method][float(lam)] = nmse_db(xs, x_test).cpu()
     learned, seconds, losses, trained = {}, {}, {}, {}
     for name, cfg in models.items():
@@ -813,17 +794,16 @@ def lasso_depth_experiment(
     lam = float(reg)
     g = make_generator(seed)
     # F* of the training signals only weights the layers of the loss, so a quarter of the iterations suffices
-    _, f_train = lasso_reference(D, y_train, lam, iters=max(100, ref_iters // 4))
-    _, f_test = lasso_reference(D, y_test, lam, iters=ref_iters)
+    f_train = lasso_reference(D, y_train, lam, iters=max(100, ref_iters // 4)).objective[-1]
+    f_test = lasso_reference(D, y_test, lam, iters=ref_iters).objective[-1]
     f_train, f_test = f_train.to(D.dtype), f_test.to(D.dtype)
     Dd, yt = D.double(), y_test.double()
     depths = list(range(layers + 1))
     gap = {}
     with torch.no_grad():
         for method in ("ista", "fista", "oista"):
-            xs = solver_path(method, Dd, yt, lam, depths)
-            gap[method.upper() if method != "oista" else "oracle ISTA"] = (
-                lasso_objective(Dd, yt, xs, lam).mean(dim=1) - f_test.double().mean()).cpu()
+            F = solver_path(method, Dd, yt, lam, depths).objective  # F(x^k), (len(depths), B), from one run
+            gap[method.upper() if method != "oista" else "oracle ISTA"] = (F.mean(dim=1) - f_test.double().mean()).cpu()
     out = {"gap": gap, "f_star": f_test.mean().item(), "train_seconds": {}, "train_loss": {}, "models": {}}
     for name, cfg in models.items():
         model = _build(name, D, layers, lam, support_selection=False, gamma0=1.0 / float(lipschitz(D)))

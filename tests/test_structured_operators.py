@@ -187,7 +187,7 @@ def _lasso_problem(basis, m, seed):
 def test_fista_agrees_with_cvxpy(basis, m, lam):
     r"""Batched FISTA on ``A Psi`` solves the same Lasso as cvxpy (objective to 1e-7, solution to 1e-4)."""
     op, y = _lasso_problem(basis, m, seed=m)
-    x = ilib.fista(op, y, lam, iters=4000)
+    x = ilib.fista(op, y, lam, iters=4000).x
     M = op.matrix().expand(3, -1, -1).numpy()
     F = ilib.lasso_cost(op, y, x, lam).numpy()
     for b in range(3):
@@ -202,7 +202,7 @@ def test_fista_satisfies_lasso_optimality(basis):
     r"""KKT: A^T(y - A x) = lam sign(x) on the support and |A^T(y - A x)| <= lam off it."""
     lam = 0.05
     op, y = _lasso_problem(basis, 30, seed=11)
-    x = ilib.fista(op, y, lam, iters=4000)
+    x = ilib.fista(op, y, lam, iters=4000).x
     corr = op.adjoint(y - op(x))
     on = x.abs() > 1e-8
     assert float(corr.abs().max()) <= lam * (1 + 1e-4)

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ilib import unrolled as U
-from ilib.operators import GaussianOperator
-from ilib.sparse import fista, ista, lasso_cvxpy, soft_threshold
+from ilib.operators import MatrixOperator
+from ilib.sparse import SolverResult, fista, ista, lasso_cvxpy, soft_threshold
 
 F64 = dict(dtype=torch.float64, device="cpu")
 HYP = settings(max_examples=25, deadline=None, derandomize=True)
@@ -33,7 +33,7 @@ def test_untrained_network_is_K_steps_of_ista(K, cls):
     net = cls(D, K, lam)
     with torch.no_grad():
         out = net(y)
-    ref = ista(GaussianOperator(D), y, lam, iters=K, L=U.lipschitz(D).reshape(1))
+    ref = ista(MatrixOperator(D), y, lam, iters=K, L=U.lipschitz(D).reshape(1)).x
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
 
 
@@ -43,9 +43,48 @@ def test_network_path_is_ista_path(K):
     net = U.LISTA(D, K, 0.1)
     with torch.no_grad():
         path = net(y, return_all=True)
-    ref = U.solver_path("ista", D, y, 0.1, list(range(K + 1)))
+    ref = U.solver_path("ista", D, y, 0.1, list(range(K + 1))).iterates
     assert path.shape == (K + 1, 4, 25)
     torch.testing.assert_close(path, ref, rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- paths: the depths of one run
+@pytest.mark.parametrize("method", ["ista", "fista", "oista"])
+def test_path_at_depth_k_is_k_iterations_on_their_own(method):
+    """solver_path's iterate at depth d equals (bit for bit, float64) a run of d iterations started at 0."""
+    D, _, y = problem(15, 30, 5, seed=4)
+    depths = [0, 1, 2, 5, 9]
+    res = U.solver_path(method, D, y, 0.1, depths)
+    assert res.depths == tuple(depths) and res.iterates.shape == (5, 5, 30)
+    assert torch.equal(res.iterates[0], torch.zeros(5, 30, dtype=torch.float64))
+    for d in depths[1:]:
+        alone = U.solver_path(method, D, y, 0.1, [d])
+        assert torch.equal(res.at(d), alone.x), f"{method}, depth {d}"
+    torch.testing.assert_close(res.objective, U.lasso_objective(D, y, res.iterates, 0.1), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("method", ["ista", "fista"])
+def test_path_is_one_run_not_one_per_depth(method, monkeypatch):
+    """All depths come from one solver call of max(depths) iterations (FISTA used to restart from 0 per depth)."""
+    calls = []
+    solver = getattr(U, method)
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["iters"])
+        return solver(*args, **kwargs)
+
+    monkeypatch.setattr(U, method, counting)
+    D, _, y = problem(10, 20, 3, seed=1)
+    U.solver_path(method, D, y, 0.1, [0, 1, 3, 8, 20])
+    assert calls == [20]
+
+
+def test_lasso_reference_is_a_solver_result():
+    D, _, y = problem(12, 24, 3, seed=6)
+    ref = U.lasso_reference(D, y, 0.1, iters=300)
+    assert isinstance(ref, SolverResult) and ref.iterates.shape == (1, 3, 24) and ref.depths == (ref.iters,)
+    assert ref.iters % 100 == 0 and ref.iters <= 300
+    torch.testing.assert_close(ref.objective[-1], U.lasso_objective(D, y, ref.x, 0.1), rtol=0, atol=0)
 
 
 # --------------------------------------------------------------------------- ISTA / oracle ISTA descent
@@ -55,7 +94,7 @@ def test_ista_cost_never_increases(m, n, lam, seed):
     g = torch.Generator().manual_seed(seed)
     A = torch.randn(m, n, generator=g, dtype=torch.float64)
     y = torch.randn(3, m, generator=g, dtype=torch.float64)
-    _, cost = ista(GaussianOperator(A), y, lam, iters=60, L=U.lipschitz(A).reshape(1), record_cost=True)
+    cost = ista(MatrixOperator(A), y, lam, iters=60, L=U.lipschitz(A).reshape(1), record_at=range(61)).objective
     assert torch.all(cost[1:] <= cost[:-1] + 1e-12 * cost[0].abs().clamp_min(1.0))
 
 
@@ -65,18 +104,18 @@ def test_oracle_ista_cost_never_increases_and_steps_at_least_ista(m, n, lam, see
     g = torch.Generator().manual_seed(seed)
     A = torch.randn(m, n, generator=g, dtype=torch.float64)
     y = torch.randn(3, m, generator=g, dtype=torch.float64)
-    res = U.oracle_ista(A, y, lam, iters=60, record_cost=True)
-    cost = res["cost"]
+    res = U.oracle_ista(A, y, lam, iters=60, record_at=range(61))
+    cost = res.objective
     assert torch.all(cost[1:] <= cost[:-1] + 1e-12 * cost[0].abs().clamp_min(1.0))
-    assert torch.all(res["steps"] * U.lipschitz(A) >= 1 - 1e-12)
+    assert torch.all(res.steps * U.lipschitz(A) >= 1 - 1e-12)
 
 
 def test_oracle_ista_takes_restricted_steps_once_support_is_found():
     D, x, y = problem(30, 60, 4, seed=5, p=0.08)
     res = U.oracle_ista(D, y, 0.05, iters=400)
-    xk = res["x"][-1]
+    xk = res.x
     LS = U.restricted_lipschitz(D, xk != 0)
-    torch.testing.assert_close(res["steps"][-1], 1.0 / LS)
+    torch.testing.assert_close(res.steps[-1], 1.0 / LS)
     assert torch.all(LS < U.lipschitz(D))  # so the steps are longer than ISTA's
 
 
@@ -84,9 +123,9 @@ def test_oracle_ista_takes_restricted_steps_once_support_is_found():
 @pytest.mark.parametrize("lam", [0.02, 0.1, 0.5])
 def test_ista_and_fista_reach_the_cvxpy_lasso_solution(lam):
     D, _, y = problem(20, 40, 3, seed=11)
-    op, L = GaussianOperator(D), U.lipschitz(D).reshape(1)
-    x_ista = ista(op, y, lam, iters=20_000, L=L)
-    x_fista = fista(op, y, lam, iters=3000, L=L)
+    op, L = MatrixOperator(D), U.lipschitz(D).reshape(1)
+    x_ista = ista(op, y, lam, iters=20_000, L=L).x
+    x_fista = fista(op, y, lam, iters=3000, L=L).x
     torch.testing.assert_close(x_ista, x_fista, rtol=0, atol=1e-7)
     x_cvx = torch.stack([torch.from_numpy(lasso_cvxpy(D.numpy(), yb.numpy(), lam)) for yb in y])
     # cvxpy's interior-point solution is accurate to ~1e-5; ours is at least as good in objective
@@ -97,17 +136,18 @@ def test_ista_and_fista_reach_the_cvxpy_lasso_solution(lam):
 @pytest.mark.parametrize("lam", [0.02, 0.1, 0.5])
 def test_oracle_ista_reaches_the_lasso_minimum(lam):
     D, _, y = problem(20, 40, 3, seed=11)
-    _, f_star = U.lasso_reference(D, y, lam, iters=3000)
-    res = U.oracle_ista(D, y, lam, iters=3000, record_cost=True)
+    f_star = U.lasso_reference(D, y, lam, iters=3000).objective[-1]
+    res = U.oracle_ista(D, y, lam, iters=3000)
     # a support of size m makes the restricted problem ill-conditioned, so convergence can be slow there
-    assert torch.all(res["cost"][-1] - f_star <= 1e-6 * f_star)
-    assert torch.all(res["cost"][-1] - f_star >= -1e-12)
+    assert torch.all(res.objective[-1] - f_star <= 1e-6 * f_star)
+    assert torch.all(res.objective[-1] - f_star >= -1e-12)
 
 
 @pytest.mark.parametrize("lam", [0.05, 0.3])
 def test_lasso_reference_satisfies_kkt(lam):
     D, _, y = problem(25, 50, 4, seed=2)
-    x, f = U.lasso_reference(D, y, lam, iters=2000)
+    ref = U.lasso_reference(D, y, lam, iters=2000)
+    x, f = ref.x, ref.objective[-1]
     c = (y - x @ D.T) @ D  # D^T (y - D x)
     on = x != 0
     torch.testing.assert_close(c[on], lam * torch.sign(x[on]), rtol=0, atol=1e-7)
@@ -268,8 +308,8 @@ def test_training_lowers_the_loss(name, supervised):
     net = U._build(name, D, 5, lam)
     f_tr = f_te = None
     if not supervised:
-        _, f_tr = U.lasso_reference(D, ytr, lam, iters=500)
-        _, f_te = U.lasso_reference(D, yte, lam, iters=500)
+        f_tr = U.lasso_reference(D, ytr, lam, iters=500).objective[-1]
+        f_te = U.lasso_reference(D, yte, lam, iters=500).objective[-1]
 
     def held_out():
         with torch.no_grad():
@@ -307,8 +347,13 @@ def test_train_is_reproducible_from_its_seed():
         (lambda: U.ALISTA(torch.eye(3, dtype=torch.float64), 0, 0.1), "layers"),
         (lambda: U.support_selection(torch.zeros(2, 3), 0.1, 150), "q"),
         (lambda: U.solver_path("cg", torch.eye(3), torch.zeros(1, 3), 0.1, [1]), "method"),
-        (lambda: U.oracle_ista(torch.eye(3), torch.zeros(1, 3), 0.1, iters=3, depths=[5]), "depths"),
+        (lambda: U.oracle_ista(torch.eye(3), torch.zeros(1, 3), 0.1, iters=3, record_at=[5]), "record_at"),
         (lambda: U.oracle_ista(torch.eye(3), torch.zeros(1, 3), -1.0, iters=3), "lam"),
+        (lambda: U.oracle_ista(torch.eye(3), torch.zeros(1, 3), float("nan"), iters=3), "lam"),
+        (lambda: U.oracle_ista(torch.eye(3), torch.zeros(1, 3), 0.1, iters=2.5), "iters"),
+        (lambda: U.oracle_ista(torch.eye(3), torch.zeros(1, 4), 0.1, iters=3), "y must"),
+        (lambda: U.solver_path("fista", torch.eye(3), torch.zeros(1, 3), 0.1, [2, 1]), "record_at"),
+        (lambda: U.lasso_reference(torch.eye(3), torch.zeros(1, 3), float("nan")), "lam"),
         (lambda: U.train(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 3), steps=0, lr=1e-2, lam=0.1), "steps"),
         (lambda: U.train(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 3), steps=2, lr=-1.0, lam=0.1), "lr"),
         (lambda: U.train(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 3), steps=2, lr=1e-2), "lam"),
