@@ -91,7 +91,23 @@ class LinearOperator:
         return y
 
 
-class MatrixOperator(LinearOperator):
+class _StoredMatrices(LinearOperator):
+    """Operators that store dense matrices ``A`` (shape ``(T, m, n)``) and a contiguous copy of :math:`A^\top`."""
+
+    def _store(self, A: torch.Tensor) -> None:
+        self.A = A
+        self._at = A.transpose(1, 2).contiguous()
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.A.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.A.device
+
+
+class MatrixOperator(_StoredMatrices):
     r"""Dense matrices :math:`A_b \in \mathbb{R}^{m \times n}`, one per instance, applied by batched products.
 
     :math:`A_b x` and :math:`A_b^\top y` go through :func:`ilib.device.batched_matmul`,
@@ -117,8 +133,7 @@ class MatrixOperator(LinearOperator):
             raise ValueError(f"A must have shape (B, m, n), got {tuple(A.shape)}")
         if A.shape[1] < 1:
             raise ValueError(f"A must have at least one row (m >= 1), got shape {tuple(A.shape)}")
-        self.A = A
-        self._at = A.transpose(1, 2).contiguous()
+        self._store(A)
         self.batch, self.out_dim, self.in_dim = A.shape
 
     @classmethod
@@ -145,14 +160,6 @@ class MatrixOperator(LinearOperator):
         g = make_generator(seed)
         A = randn(batch, m, n, generator=g, dtype=torch.float64, device="cpu") / m**0.5
         return cls(A.to(device=resolve_device(device), dtype=resolve_dtype(dtype)))
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.A.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.A.device
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return batched_matmul(x, self._at, self.A)
@@ -181,7 +188,7 @@ class GaussianOperator(MatrixOperator):
     random = classmethod(MatrixOperator.gaussian.__func__)
 
 
-class SharedMatrixOperator(LinearOperator):
+class SharedMatrixOperator(_StoredMatrices):
     r"""``T * C`` problems measured by ``T`` matrices: problems ``t*C .. t*C + C - 1`` share :math:`A_t`.
 
     Equal to ``MatrixOperator(A.repeat_interleave(C, dim=0))`` without copying the
@@ -199,19 +206,10 @@ class SharedMatrixOperator(LinearOperator):
     def __init__(self, A: torch.Tensor, groups: int):
         if not isinstance(A, torch.Tensor) or A.dim() != 3:
             raise ValueError(f"A must have shape (T, m, n), got {tuple(getattr(A, 'shape', ()))}")
-        self.A = A
+        self._store(A)
         self.groups = _positive_int(groups, "groups")
-        self._at = A.transpose(1, 2).contiguous()
         self.batch = A.shape[0] * self.groups
         self.out_dim, self.in_dim = A.shape[1], A.shape[2]
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.A.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.A.device
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         T, R = self.A.shape[0], x.shape[1]
