@@ -53,6 +53,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from . import stats
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import ReLUGenerator
 from .recovery import csgm, relative_error
@@ -892,17 +893,12 @@ def ml_decoding_error(
 
 
 def crossing_m(m, error, level: float = 0.5) -> float:
-    r"""The ``m`` at which an error curve first falls to ``level``, by linear interpolation; NaN if it never does."""
-    m = np.asarray(m, dtype=float)
-    e = np.asarray(error, dtype=float)
-    below = np.nonzero(e <= level)[0]
-    if below.size == 0:
-        return float("nan")
-    i = below[0]
-    if i == 0:
-        return float(m[0])
-    m0, m1, e0, e1 = m[i - 1], m[i], e[i - 1], e[i]
-    return float(m0 + (e0 - level) / (e0 - e1) * (m1 - m0))
+    """Shim for notebook 05 until it moves onto the new harness: :func:`ilib.stats.crossing` of a falling curve.
+
+    The ``m`` at which an error curve first falls to ``level`` (linear interpolation; NaN if never, ``m[0]``
+    if the first point is already at or below it).
+    """
+    return stats.crossing(m, error, level, direction="down")
 
 
 def fano_experiment(
@@ -928,7 +924,7 @@ def fano_experiment(
         res = ml_decoding_error(X, m_values, noise_std=noise_std, trials=trials, seed=g)
         rows.append(res["error"])
         fano.append(res["fano"])
-        m50.append(crossing_m(res["m"], res["error"]))
+        m50.append(stats.crossing(res["m"], res["error"], direction="down"))
         runs.append(res)
     snr = runs[0]["snr"]
     return {
@@ -982,7 +978,7 @@ def group_sparse_experiment(
         out["k"].append(k)
         out["param"].append(p)
         out["log2_size"].append(res["log2_size"])
-        out["m50"].append(crossing_m(res["m"], res["error"]))
+        out["m50"].append(stats.crossing(res["m"], res["error"], direction="down"))
         out["fano_m50"].append(float(fano_m(res["log2_size"], res["snr"])))
         out["error"].append(res["error"])
         out["fano"].append(res["fano"])
