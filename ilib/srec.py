@@ -47,6 +47,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
+from . import stats
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype, spawn
 from .generators import LinearGenerator, ReLUGenerator
 from .operators import GaussianOperator, LinearOperator
@@ -1050,13 +1051,13 @@ def relu_k2_experiment(
         out["sampled"][j] = smp.gamma.cpu().numpy()
         out["region_lower"][j] = region_pair_bound(op, G, adv.z1, adv.z2).cpu().numpy()
     w, _ = relu_k2_width(G, samples=width_samples, seed=g_w)
-    w = w.cpu().numpy()
+    width, width_se = stats.mean_se(w.cpu().numpy(), axis=None)  # over the trials nets
     out.update(
         m_values=np.array(ms),
         n_sectors=2 * n,
-        width=float(w.mean()),
-        width_se=float(w.std(ddof=1) / math.sqrt(trials)) if trials > 1 else float("nan"),
-        gordon=gordon_bound(float(w.mean()), ms),
+        width=width,
+        width_se=width_se,
+        gordon=gordon_bound(width, ms),
     )
     return out
 
@@ -1162,11 +1163,13 @@ def generator_sweep(
 def threshold_m(m_values: Sequence[int], gamma: np.ndarray, level: float = 0.5) -> np.ndarray:
     r"""Per-trial smallest ``m`` at which :math:`\gamma` reaches ``level``, interpolated in :math:`\log m`.
 
-    ``gamma`` has shape ``(M, T)``. For each trial, the first grid index ``j``
-    with :math:`\gamma_j \ge` ``level`` is found and :math:`m^*` interpolated
-    linearly in :math:`\log m` between :math:`m_{j-1}` and :math:`m_j`. If the
-    level is reached at the first grid point the result is :math:`m_0` (a
-    censored value); if never, ``inf``. Returns ``(T,)``.
+    Kept for notebook 02 (its exercise and the autograder's reference) until it moves onto the new
+    harness: :func:`ilib.stats.crossing` with ``interp="log"`` on each trial's curve, except that a
+    curve that **never reaches the level gives** ``inf`` here (NaN in :func:`ilib.stats.crossing`):
+    an unreached threshold lies beyond the grid, and ``inf`` sorts and takes medians accordingly.
+
+    ``gamma`` has shape ``(M, T)``; the level reached at the first grid point gives :math:`m_0` (a
+    censored value). Returns ``(T,)``.
     """
     ms = np.asarray(_check_m_values(list(m_values)), dtype=float)
     g = np.asarray(gamma, dtype=float)
@@ -1174,17 +1177,8 @@ def threshold_m(m_values: Sequence[int], gamma: np.ndarray, level: float = 0.5) 
         raise ValueError(f"gamma must have shape (len(m_values)={ms.size}, trials), got {g.shape}")
     if not 0 < level:
         raise ValueError(f"level must be positive, got level={level}")
-    lm = np.log(ms)
-    hit = g >= level
-    j = hit.argmax(axis=0)  # first grid index at the level (0 where never: masked below)
-    jm = np.maximum(j - 1, 0)
-    cols = np.arange(g.shape[1])
-    g0, g1 = g[jm, cols], g[j, cols]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(g1 > g0, (level - g0) / (g1 - g0), 1.0)
-    out = np.exp(lm[jm] + np.clip(f, 0.0, 1.0) * (lm[j] - lm[jm]))
-    out = np.where(j == 0, ms[0], out)
-    return np.where(hit.any(axis=0), out, np.inf)
+    m_star = stats.crossing(ms, g.T, level, interp="log")
+    return np.where(np.isnan(m_star), np.inf, m_star)  # never reached: inf (this function's convention)
 
 
 def bootstrap_median(values: np.ndarray, *, boot: int = 2000, seed: SeedLike = 0) -> tuple[float, np.ndarray]:
