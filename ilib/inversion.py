@@ -53,6 +53,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from . import stats
 from .angles import wdc_deviation
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import ReLUGenerator
@@ -1179,25 +1180,21 @@ def wdc_vs_expansion(
 
 
 def threshold_ratio(r_values: Sequence[float], success: Sequence[float], level: float = 0.5) -> float:
-    """The expansion ratio where a success curve first reaches ``level`` (linear interpolation; NaN if it never does)."""
-    rs = np.asarray(r_values, dtype=float)
-    s = np.asarray(success, dtype=float)
-    if rs.shape != s.shape or rs.size == 0:
+    """Shim for notebook 07 until it moves onto the new harness: :func:`ilib.stats.crossing` of a success curve.
+
+    The expansion ratio where the curve first reaches ``level`` (linear interpolation; NaN if never,
+    the smallest ratio if it already does); ``r_values`` may come in any order (sorted here).
+    """
+    rs, s = np.asarray(r_values, dtype=float), np.asarray(success, dtype=float)
+    if rs.shape != s.shape or rs.ndim != 1 or rs.size == 0:
         raise ValueError("r_values and success must be non-empty and of equal length")
     order = np.argsort(rs)
-    rs, s = rs[order], s[order]
-    if s[0] >= level:
-        return float(rs[0])
-    for i in range(1, len(rs)):
-        if s[i] >= level > s[i - 1]:
-            return float(rs[i - 1] + (level - s[i - 1]) * (rs[i] - rs[i - 1]) / (s[i] - s[i - 1]))
-    return math.nan
+    return stats.crossing(rs[order], s[order], level)
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
-    """Least-squares slope of :math:`\\log y` against :math:`\\log x` (NaN with fewer than two positive points)."""
-    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    keep = (xa > 0) & (ya > 0) & np.isfinite(xa) & np.isfinite(ya)
-    if keep.sum() < 2:
-        return math.nan
-    return float(np.polyfit(np.log(xa[keep]), np.log(ya[keep]), 1)[0])
+    """Shim for notebook 07 until it moves onto the new harness: ``ilib.stats.loglog_fit(x, y).slope``.
+
+    Least-squares slope of :math:`\\log y` against :math:`\\log x` over the positive points (NaN with fewer than two).
+    """
+    return stats.loglog_fit(x, y).slope
