@@ -29,6 +29,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from . import stats
 from .angles import angle_map, angle_sequence, expected_gradient, rho, wdc_deviation, wdc_matrix
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, randn, resolve_device, resolve_dtype
 from .generators import ReLUGenerator
@@ -397,21 +398,16 @@ def rric_deviation(
 
 
 def loglog_slope(x, y) -> tuple[float, float]:
-    r"""Least-squares fit :math:`\log y = a \log x + b`; returns ``(a, b)``.
+    r"""Shim for notebook 03 until it moves onto the new harness: ``(slope, intercept)`` of :func:`ilib.stats.loglog_fit`.
 
-    Used for the rates of the notebook: WDC deviation :math:`\propto n^{-1/2}`, denoising
-    error :math:`\propto k` and :math:`\propto \sigma^2`.
+    Fits :math:`\log y = a \log x + b` and returns ``(a, b)``. Unlike :func:`ilib.stats.loglog_fit`, which
+    drops them, nonpositive or non-finite points are refused here (as this function always did).
     """
-    x = torch.as_tensor(x, dtype=torch.float64).flatten()
-    y = torch.as_tensor(y, dtype=torch.float64).flatten()
-    if x.numel() != y.numel() or x.numel() < 2:
-        raise ValueError(f"x and y must hold the same number (>= 2) of values, got {x.numel()} and {y.numel()}")
-    if bool((x <= 0).any()) or bool((y <= 0).any()):
-        raise ValueError("x and y must be positive for a log-log fit")
-    lx, ly = x.log(), y.log()
-    X = torch.stack([lx, torch.ones_like(lx)], dim=1)
-    sol = torch.linalg.lstsq(X, ly.unsqueeze(1)).solution.squeeze(1)
-    return float(sol[0]), float(sol[1])
+    x, y = (torch.as_tensor(v, dtype=torch.float64).flatten().cpu().numpy() for v in (x, y))  # tensors on any device
+    fit = stats.loglog_fit(x, y)
+    if fit.n < max(2, x.size):
+        raise ValueError(f"x and y must hold at least 2 positive finite values each, got {x.size} of which {fit.n} usable")
+    return fit.slope, fit.intercept
 
 
 # ----------------------------------------------------------------------------- experiments
