@@ -38,6 +38,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
+from . import stats
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import LinearGenerator, ReLUGenerator
 from .operators import GaussianOperator, LinearOperator
@@ -690,13 +691,15 @@ class SharedMatrixOperator(LinearOperator):
 
 # --------------------------------------------------------------------------- helpers for experiments
 def fit_loglog_slope(x, y) -> tuple[float, float]:
-    """Least-squares fit :math:`\\log y = a \\log x + b`; returns ``(a, b)``."""
-    x = np.log(np.asarray(x, dtype=float))
-    y = np.log(np.asarray(y, dtype=float))
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"x and y must be matching arrays of at least 2 points, got shapes {x.shape}, {y.shape}")
-    a, b = np.polyfit(x, y, 1)
-    return float(a), float(b)
+    """Shim for notebook 04 until it moves onto the new harness: ``(slope, intercept)`` of :func:`ilib.stats.loglog_fit`.
+
+    Fits :math:`\\log y = a \\log x + b` and returns ``(a, b)``; points that the fit would drop
+    (nonpositive or not finite) are refused here, as are fewer than two points.
+    """
+    fit = stats.loglog_fit(x, y)
+    if fit.n < max(2, np.size(x)):
+        raise ValueError(f"x and y must be matching arrays of at least 2 positive finite points, got {np.size(x)} with {fit.n} usable")
+    return fit.slope, fit.intercept
 
 
 def relu_signals(generator: ReLUGenerator, norm, *, shape: tuple = (), seed: SeedLike = 0) -> torch.Tensor:
