@@ -51,6 +51,7 @@ __all__ = [
     "check_nonneg",
     "check_probability",
     "check_in_range",
+    "check_elements",
     "check_choice",
     "check_int_list",
     "check_list",
@@ -218,6 +219,53 @@ def check_probability(value, name: str) -> float:
     ValueError: flip_prob must be a finite number in [0, 1], got 1.5
     """
     return check_in_range(value, name, 0.0, 1.0)
+
+
+def check_elements(
+    value, name: str, lo: Optional[float] = None, hi: Optional[float] = None, *,
+    lo_open: bool = False, hi_open: bool = False, allow_inf: bool = False,
+):
+    """A number, array or tensor whose every element is a real number in the interval from ``lo`` to ``hi``.
+
+    NaN is always refused, infinities unless ``allow_inf`` (for a documented meaning such as "no
+    constraint"), booleans and non-numeric dtypes too. Tensors are checked on their device. Returns
+    ``value`` unchanged.
+
+    >>> import torch
+    >>> check_elements(torch.tensor([0.1, 0.0]), "lam", 0).tolist()
+    [0.10000000149011612, 0.0]
+    >>> check_elements([0.5, -1.0], "lam", 0)
+    Traceback (most recent call last):
+        ...
+    ValueError: lam must hold finite numbers in [0, inf), got [0.5, -1.0]
+    """
+    what = ("numbers" if allow_inf else "finite numbers") + (
+        "" if lo is None and hi is None else f" in {_interval(lo, hi, lo_open, hi_open)}"
+    )
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must hold {what}, got {_show(value)}")
+    if type(value).__module__.startswith("torch"):
+        t = value.detach()
+        if t.dtype.is_complex or str(t.dtype) == "torch.bool":
+            raise ValueError(f"{name} must hold {what}, got dtype {t.dtype}")
+        isnan, isinf, anyof = t.isnan, t.isinf, lambda m: bool(m.any())
+    else:
+        try:
+            t = np.asarray(value)
+        except Exception:  # noqa: BLE001 - ragged lists and the like
+            raise TypeError(f"{name} must hold {what}, got {_show(value)}") from None
+        if t.dtype.kind not in "iuf":
+            exc = ValueError if t.dtype.kind in "bc" else TypeError
+            raise exc(f"{name} must hold {what}, got {_show(value)}")
+        isnan, isinf, anyof = (lambda: np.isnan(t)), (lambda: np.isinf(t)), lambda m: bool(np.any(m))
+    bad = anyof(isnan()) or (not allow_inf and anyof(isinf()))
+    if not bad and lo is not None:
+        bad = anyof(t <= lo) if lo_open else anyof(t < lo)
+    if not bad and hi is not None:
+        bad = anyof(t >= hi) if hi_open else anyof(t > hi)
+    if bad:
+        raise ValueError(f"{name} must hold {what}, got {_show(value)}")
+    return value
 
 
 # ------------------------------------------------------------------------------------------ choices, lists
