@@ -89,17 +89,22 @@ def _interval(lo, hi, lo_open: bool, hi_open: bool) -> str:
 def check_int(value, name: str, *, lo: Optional[int] = None, hi: Optional[int] = None, what: Optional[str] = None) -> int:
     """An integer in ``[lo, hi]`` (``None``: unbounded); bools and floats (``5.0`` too) are refused.
 
-    ``what`` replaces the description in the message (default: ``"an integer in [lo, hi]"``).
+    ``what`` replaces the description in the message (default: ``"an integer >= lo"`` and the like).
 
     >>> check_int(4, "depth", lo=1, hi=10)
     4
     >>> check_int(True, "depth", lo=1)
     Traceback (most recent call last):
         ...
-    ValueError: depth must be an integer in [1, inf), got True
+    ValueError: depth must be an integer >= 1, got True
     """
     if what is None:
-        what = "an integer" if lo is None and hi is None else f"an integer in {_interval(lo, hi, False, False)}"
+        what = "an integer" + (
+            "" if lo is None and hi is None
+            else f" >= {lo}" if hi is None
+            else f" <= {hi}" if lo is None
+            else f" in [{lo}, {hi}]"
+        )
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be {what}, got {_show(value)}")
     if _is_bool(value):
