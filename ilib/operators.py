@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from ._checks import check_int, check_nonneg, check_positive_int
 from .device import DeviceLike, DTypeLike, SeedLike, batched_matmul, make_generator, randn, resolve_device, resolve_dtype
 
 
@@ -64,8 +65,7 @@ class LinearOperator:
         With ``A_ij ~ N(0, 1/m)`` the noise norm is :math:`\|\eta\| \approx \sigma\sqrt{m}`;
         pass :math:`\sigma/\sqrt{m}` for a noise of norm about :math:`\sigma`.
         """
-        if noise_std < 0:
-            raise ValueError(f"noise_std must be non-negative, got noise_std={noise_std}")
+        check_nonneg(noise_std, "noise_std")
         y = self.forward(x)
         if noise_std > 0:
             g = make_generator(seed)
@@ -108,12 +108,9 @@ class GaussianOperator(LinearOperator):
         device: DeviceLike = "auto",
     ) -> "GaussianOperator":
         """Draw ``batch`` independent ``m x n`` matrices with N(0, 1/m) entries."""
-        if int(m) != m or m < 1:
-            raise ValueError(f"m (number of measurements) must be a positive integer, got m={m}")
-        if int(n) != n or n < 1:
-            raise ValueError(f"n (signal dimension) must be a positive integer, got n={n}")
-        if batch < 1:
-            raise ValueError(f"batch must be >= 1, got batch={batch}")
+        check_positive_int(m, "m")
+        check_positive_int(n, "n")
+        check_positive_int(batch, "batch")
         g = make_generator(seed)
         A = randn(batch, int(m), int(n), generator=g, dtype=torch.float64, device="cpu") / m**0.5
         return cls(A.to(device=resolve_device(device), dtype=resolve_dtype(dtype)))
@@ -168,17 +165,13 @@ def _index_rows(indices: torch.Tensor, n: int, name: str) -> torch.Tensor:
 
 
 def _check_side(side: int) -> int:
-    if isinstance(side, bool) or int(side) != side or side < 1:
-        raise ValueError(f"side (image side) must be a positive integer, got side={side}")
-    return int(side)
+    return check_positive_int(side, "side")
 
 
 def _random_indices(n: int, m: int, batch: int, seed: SeedLike, exclude_first: bool = False) -> torch.Tensor:
     """``batch`` rows of ``m`` distinct indices in ``[0, n)`` drawn uniformly (sorted), optionally always keeping 0."""
-    if isinstance(m, bool) or int(m) != m or m < 1 or m > n:
-        raise ValueError(f"m (number of measurements) must be an integer in [1, {n}], got m={m}")
-    if int(batch) != batch or batch < 1:
-        raise ValueError(f"batch must be >= 1, got batch={batch}")
+    check_int(m, "m", lo=1, hi=n)
+    check_positive_int(batch, "batch")
     g = make_generator(seed)
     keys = torch.rand(int(batch), n, generator=g, dtype=torch.float64)
     if exclude_first:
@@ -201,8 +194,7 @@ class MaskOperator(LinearOperator):
     """
 
     def __init__(self, indices: torch.Tensor, n: int, *, dtype: DTypeLike = None, device: DeviceLike = "auto"):
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"n (signal dimension) must be a positive integer, got n={n}")
+        check_positive_int(n, "n")
         self._device = resolve_device(device)
         self._dtype = resolve_dtype(dtype)
         self.indices = _index_rows(torch.as_tensor(indices), int(n), "indices").to(self._device)
@@ -283,8 +275,7 @@ class BlockAverageOperator(LinearOperator):
 
     def __init__(self, side: int, factor: int, *, dtype: DTypeLike = None, device: DeviceLike = "auto"):
         side = _check_side(side)
-        if isinstance(factor, bool) or int(factor) != factor or factor < 1:
-            raise ValueError(f"factor must be a positive integer, got factor={factor}")
+        check_positive_int(factor, "factor")
         if side % factor:
             raise ValueError(f"factor={factor} must divide side={side}")
         self.side, self.factor = side, int(factor)
@@ -442,8 +433,7 @@ class SubsampledDCTOperator(LinearOperator):
     def lowpass(cls, side: int, m: int, *, isometric: bool = False, dtype: DTypeLike = None, device: DeviceLike = "auto") -> "SubsampledDCTOperator":
         """The ``m`` lowest-frequency coefficients in zig-zag order."""
         side = _check_side(side)
-        if isinstance(m, bool) or int(m) != m or not 1 <= m <= side * side:
-            raise ValueError(f"m (number of measurements) must be an integer in [1, {side * side}], got m={m}")
+        check_int(m, "m", lo=1, hi=side * side)
         return cls(side, zigzag_order(side)[: int(m)].sort().values, isometric=isometric, dtype=dtype, device=device)
 
     @property
