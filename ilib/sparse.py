@@ -24,6 +24,7 @@ import math
 import numpy as np
 import torch
 
+from ._checks import check_elements, check_int, check_positive, check_positive_int, check_probability
 from .device import SeedLike, make_generator, randn
 from .operators import GaussianOperator, LinearOperator
 
@@ -60,10 +61,8 @@ def _col(lam, like: torch.Tensor) -> torch.Tensor:
 def _check_lasso(operator: LinearOperator, y: torch.Tensor, lam, iters: int) -> None:
     if y.shape[-1] != operator.out_dim:
         raise ValueError(f"y has {y.shape[-1]} measurements but the operator gives {operator.out_dim}")
-    if torch.any(torch.as_tensor(lam) < 0):
-        raise ValueError("lam (the l1 weight) must be non-negative")
-    if int(iters) != iters or iters < 1:
-        raise ValueError(f"iters must be a positive integer, got iters={iters}")
+    check_elements(lam, "lam", 0)  # the l1 weight
+    check_positive_int(iters, "iters")
 
 
 def ista(
@@ -154,8 +153,7 @@ def basis_pursuit_admm(A: torch.Tensor, y: torch.Tensor, *, iters: int = 2000, r
     """
     if A.dim() != 3 or y.dim() != 2 or A.shape[:2] != y.shape:
         raise ValueError(f"A must be (B, m, n) and y (B, m); got {tuple(A.shape)} and {tuple(y.shape)}")
-    if rho <= 0:
-        raise ValueError(f"rho must be positive, got rho={rho}")
+    check_positive(rho, "rho")
     chol = torch.linalg.cholesky(A @ A.transpose(1, 2))
     At = A.transpose(1, 2)
 
@@ -200,8 +198,7 @@ def sparse_signals(
     batch: int, n: int, k: int, *, seed: SeedLike = 0, dtype=torch.float64, device="cpu"
 ) -> torch.Tensor:
     """``batch`` signals in R^n with exactly ``k`` non-zeros at uniform positions, N(0, 1) values."""
-    if not 0 <= k <= n:
-        raise ValueError(f"k must satisfy 0 <= k <= n, got k={k}, n={n}")
+    check_int(k, "k", lo=0, hi=n)
     g = make_generator(seed)
     vals = randn(batch, n, generator=g, dtype=dtype, device=device)
     order = torch.rand(batch, n, generator=g, dtype=torch.float64).argsort(dim=1)
@@ -232,8 +229,7 @@ def statistical_dimension_l1(eps: float) -> float:
     """
     from scipy.optimize import minimize_scalar
 
-    if not 0 <= eps <= 1:
-        raise ValueError(f"eps = k/n must lie in [0, 1], got {eps}")
+    check_probability(eps, "eps")  # eps = k/n
     if eps == 0:
         return 0.0
     if eps == 1:
