@@ -357,9 +357,12 @@ def logistic_threshold(
             h *= 2
             if h > 1e4 * max(1.0, abs(theta_hat)):
                 return sign * math.inf
-        g = lambda t: 2 * (pl_hat - profile(t, b)[0]) - q  # noqa: E731
+        g = lambda t: 2 * (pl_hat - profile(t, b_start)[0]) - q  # noqa: E731
         lo_t, hi_t = sorted((inner, outer))
-        return optimize.brentq(g, lo_t, hi_t, xtol=1e-10 * max(1.0, abs(theta_hat)))
+        try:
+            return optimize.brentq(g, lo_t, hi_t, xtol=1e-10 * max(1.0, abs(theta_hat)))
+        except ValueError:  # a profile maximised from another start changed sign: keep the wider end
+            return outer
 
     t_lo, t_hi = endpoint(-1.0), endpoint(+1.0)
     return ThresholdFit(
