@@ -31,11 +31,12 @@ from .sparse import (
 
 set_threads()  # honours ILIB_NUM_THREADS when set (run_all.py sets it for parallel workers)
 
-_TOPICAL = ("phase", "srec", "landscape", "onebit", "constructions", "inversion", "unrolled", "data", "vae", "ilo", "runner", "assignments")
+_TOPICAL = ("phase", "srec", "landscape", "onebit", "constructions", "inversion", "unrolled", "data", "vae", "ilo", "runner", "assignments",
+            "stats", "plotting")
 
 
 def __getattr__(name):
-    # topical modules load on first use: ``ilib.srec`` or ``from ilib import srec``
+    # topical modules (and the stats and plotting helpers) load on first use: ``ilib.srec`` or ``from ilib import srec``
     if name in _TOPICAL:
         import importlib
 

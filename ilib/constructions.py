@@ -53,6 +53,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from . import stats
+from ._checks import check_in_range, check_nonneg, check_positive, check_positive_int
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import ReLUGenerator
 from .recovery import csgm, relative_error
@@ -91,12 +93,6 @@ def _check_bytes(need: float, max_bytes: int | None, what: str) -> None:
             f"(max_bytes={max_bytes}, available memory {'unknown' if avail is None else f'{avail / 2**30:.1f} GiB'}); "
             "use smaller sizes or pass a larger max_bytes if the machine has the memory"
         )
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-    return int(value)
 
 
 # =========================================================================== the sparsity network
@@ -144,8 +140,8 @@ class SparsityGenerator:
         device: DeviceLike = "auto",
         max_bytes: int | None = None,
     ):
-        n = _positive_int("n", n)
-        k = _positive_int("k", k)
+        n = check_positive_int(n, "n")
+        k = check_positive_int(k, "k")
         if k > n:
             raise ValueError(f"k must be at most n, got k={k} > n={n}")
         self.n, self.k = n, k
@@ -348,7 +344,7 @@ def wide_range_sparse(
 ) -> torch.Tensor:
     r"""``batch`` vectors with exactly ``k`` non-zeros at uniform positions, random signs and
     magnitudes log-uniform on ``[low, high]``."""
-    batch, n, k = _positive_int("batch", batch), _positive_int("n", n), _positive_int("k", k)
+    batch, n, k = check_positive_int(batch, "batch"), check_positive_int(n, "n"), check_positive_int(k, "k")
     if k > n:
         raise ValueError(f"k must be at most n, got k={k} > n={n}")
     if not 0 < low <= high:
@@ -507,7 +503,7 @@ class GroupGenerator:
             if layers[i][0].shape[1] != layers[i - 1][0].shape[0]:
                 raise ValueError(f"layers[{i}] takes {layers[i][0].shape[1]} inputs, layer {i - 1} gives {layers[i - 1][0].shape[0]}")
         self.layers = [(W, b) for W, b in layers]
-        self.k = _positive_int("k", k)
+        self.k = check_positive_int(k, "k")
         self.centres = centres
         self.points = points
         self._lipschitz = float(lipschitz)
@@ -611,12 +607,9 @@ def hat_generator(
     holds the :math:`w^k` group-sparse vectors with one entry :math:`\xi` per group, and
     :math:`L = \sqrt2\,\xi/h = \xi w/(\sqrt2 r)` (Liu & Scarlett 2020, Sec. III, constants ours).
     """
-    w = _positive_int("w", w)
-    k = _positive_int("k", k)
-    if not xi > 0:
-        raise ValueError(f"xi (the entry size) must be positive, got xi={xi}")
-    if not radius > 0:
-        raise ValueError(f"radius must be positive, got radius={radius}")
+    w = check_positive_int(w, "w")
+    k = check_positive_int(k, "k")
+    xi, radius = check_positive(xi, "xi"), check_positive(radius, "radius")
     h = 2 * radius / w
     knots = -radius + (torch.arange(w + 2, dtype=torch.float64) - 0.5) * h  # c_0 .. c_{w+1}
     W1 = torch.ones(w + 2, 1, dtype=torch.float64)
@@ -669,10 +662,9 @@ def sawtooth_generator(
     :math:`L = \xi\,2^{d+2}` and :math:`\log L = \Theta(d)` (after Liu & Scarlett 2020, Sec. IV;
     construction and constants ours).
     """
-    d = _positive_int("depth", depth)
-    k = _positive_int("k", k)
-    if not xi > 0:
-        raise ValueError(f"xi (the entry size) must be positive, got xi={xi}")
+    d = check_positive_int(depth, "depth")
+    k = check_positive_int(k, "k")
+    xi = check_positive(xi, "xi")
     f64 = torch.float64
     layers: list[tuple[torch.Tensor, torch.Tensor]] = []
     # state after a hidden layer: [tent p1, tent p2 (absent in the last layer), ramp q1, q2, carried bits...]
@@ -728,7 +720,7 @@ def sawtooth_generator(
 def tent_composition(depth: int, *, dtype: DTypeLike = torch.float64, device: DeviceLike = "auto") -> GroupGenerator:
     r"""Telgarsky's sawtooth :math:`S_d = T^{\circ d}`, :math:`T(v) = 2\,\mathrm{relu}(v) - 4\,\mathrm{relu}(v - \tfrac12)`,
     as a width-2, depth-``d`` ReLU network on one input; it has :math:`2^d` linear pieces on ``[0, 1]``."""
-    d = _positive_int("depth", depth)
+    d = check_positive_int(depth, "depth")
     f64 = torch.float64
     layers = [(torch.tensor([[1.0], [1.0]], dtype=f64), torch.tensor([0.0, -0.5], dtype=f64))]
     for _ in range(d - 1):
@@ -778,7 +770,7 @@ def random_codebook(b: int, n: int, *, seed: SeedLike = 0, dtype: DTypeLike = to
 
     Repeated draws are redrawn, so the codebook has exactly :math:`2^b` elements (needs ``b <= n``).
     """
-    b, n = _positive_int("b", b), _positive_int("n", n)
+    b, n = check_positive_int(b, "b"), check_positive_int(n, "n")
     if b > 24:
         raise TooLargeError(f"b={b} gives 2^b codewords; at most b=24 is supported")
     if b > n:
@@ -808,8 +800,7 @@ def fano_lower_bound(m, log2_size: float, snr: float) -> np.ndarray:
     :math:`\mathrm{SNR} = \mathbb{E}\|x\|^2/\sigma^2` (Liu & Scarlett 2020; Cover & Thomas, Thm 2.10.1).
     Clipped at 0.
     """
-    if not log2_size > 0:
-        raise ValueError(f"log2_size must be positive, got {log2_size}")
+    log2_size = check_positive(log2_size, "log2_size")
     if snr < 0:
         raise ValueError(f"snr must be non-negative, got snr={snr}")
     m = np.asarray(m, dtype=float)
@@ -818,8 +809,7 @@ def fano_lower_bound(m, log2_size: float, snr: float) -> np.ndarray:
 
 def fano_m(log2_size, snr: float, p_err: float = 0.5) -> np.ndarray:
     r"""The ``m`` below which Fano forces :math:`P_{err} > p`: :math:`m = 2((1 - p)\log_2|X| - 1)/\log_2(1 + \mathrm{SNR})`."""
-    if not 0 <= p_err < 1:
-        raise ValueError(f"p_err must lie in [0, 1), got {p_err}")
+    check_in_range(p_err, "p_err", 0, 1, hi_open=True)
     if not snr > 0:
         raise ValueError(f"snr must be positive, got snr={snr}")
     s = np.asarray(log2_size, dtype=float)
@@ -853,10 +843,9 @@ def ml_decoding_error(
     M, n = codebook.shape
     if M < 2:
         raise ValueError(f"codebook must hold at least 2 codewords, got {M}")
-    ms = sorted({_positive_int("m", m) for m in m_values})
-    trials = _positive_int("trials", trials)
-    if not noise_std >= 0:
-        raise ValueError(f"noise_std must be non-negative, got noise_std={noise_std}")
+    ms = sorted({check_positive_int(m, "m") for m in m_values})
+    trials = check_positive_int(trials, "trials")
+    noise_std = check_nonneg(noise_std, "noise_std")
     X = codebook
     dt, dev = X.dtype, X.device
     g = make_generator(seed)
@@ -892,17 +881,12 @@ def ml_decoding_error(
 
 
 def crossing_m(m, error, level: float = 0.5) -> float:
-    r"""The ``m`` at which an error curve first falls to ``level``, by linear interpolation; NaN if it never does."""
-    m = np.asarray(m, dtype=float)
-    e = np.asarray(error, dtype=float)
-    below = np.nonzero(e <= level)[0]
-    if below.size == 0:
-        return float("nan")
-    i = below[0]
-    if i == 0:
-        return float(m[0])
-    m0, m1, e0, e1 = m[i - 1], m[i], e[i - 1], e[i]
-    return float(m0 + (e0 - level) / (e0 - e1) * (m1 - m0))
+    """Shim for notebook 05 until it moves onto the new harness: :func:`ilib.stats.crossing` of a falling curve.
+
+    The ``m`` at which an error curve first falls to ``level`` (linear interpolation; NaN if never, ``m[0]``
+    if the first point is already at or below it).
+    """
+    return stats.crossing(m, error, level, direction="down")
 
 
 def fano_experiment(
@@ -928,7 +912,7 @@ def fano_experiment(
         res = ml_decoding_error(X, m_values, noise_std=noise_std, trials=trials, seed=g)
         rows.append(res["error"])
         fano.append(res["fano"])
-        m50.append(crossing_m(res["m"], res["error"]))
+        m50.append(stats.crossing(res["m"], res["error"], direction="down"))
         runs.append(res)
     snr = runs[0]["snr"]
     return {
@@ -982,7 +966,7 @@ def group_sparse_experiment(
         out["k"].append(k)
         out["param"].append(p)
         out["log2_size"].append(res["log2_size"])
-        out["m50"].append(crossing_m(res["m"], res["error"]))
+        out["m50"].append(stats.crossing(res["m"], res["error"], direction="down"))
         out["fano_m50"].append(float(fano_m(res["log2_size"], res["snr"])))
         out["error"].append(res["error"])
         out["fano"].append(res["fano"])
@@ -1030,8 +1014,8 @@ def sparse_recovery(
     ``restart_success`` (``len(m) x trials x restarts``), ``restart_error``, ``per_restart_rate``
     (per ``m``) and ``csgm_loss``.
     """
-    n, k = _positive_int("n", n), _positive_int("k", k)
-    trials, restarts = _positive_int("trials", trials), _positive_int("restarts", restarts)
+    n, k = check_positive_int(n, "n"), check_positive_int(k, "k")
+    trials, restarts = check_positive_int(trials, "trials"), check_positive_int(restarts, "restarts")
     if k > n:
         raise ValueError(f"k must be at most n, got k={k} > n={n}")
     g = make_generator(seed)
@@ -1040,7 +1024,7 @@ def sparse_recovery(
     dev = gen.device
     l1_s, l1_e, cs_s, rs_s, rs_e, loss = [], [], [], [], [], []
     for m in m_values:
-        m = _positive_int("m", m)
+        m = check_positive_int(m, "m")
         op, x = gaussian_problems(trials, m, n, k, seed=g, dtype=dt, device=dev)
         y = op(x)
         if use_l1:

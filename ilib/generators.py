@@ -23,16 +23,14 @@ from typing import Sequence
 
 import torch
 
+from ._checks import check_int_list, check_positive, check_positive_int
 from .device import DeviceLike, DTypeLike, SeedLike, batched_matmul, make_generator, randn, resolve_device, resolve_dtype
 
 
 def _check_widths(widths: Sequence[int]) -> list[int]:
-    widths = [int(w) for w in widths]
+    widths = check_int_list(widths, "widths")
     if len(widths) < 2:
         raise ValueError(f"widths must list at least an input and an output width, got {widths}")
-    bad = [w for w in widths if w < 1]
-    if bad:
-        raise ValueError(f"every width must be >= 1, got widths={widths}")
     return widths
 
 
@@ -95,10 +93,8 @@ class ReLUGenerator:
         with ``n_i`` outputs.
         """
         widths = _check_widths(widths)
-        if batch < 1:
-            raise ValueError(f"batch must be >= 1, got batch={batch}")
-        if gain <= 0:
-            raise ValueError(f"gain must be positive, got gain={gain}")
+        batch = check_positive_int(batch, "batch")
+        check_positive(gain, "gain")
         g = make_generator(seed)
         ws = []
         for n_in, n_out in zip(widths[:-1], widths[1:]):
@@ -246,8 +242,8 @@ class LinearGenerator:
         device: DeviceLike = "auto",
     ) -> "LinearGenerator":
         """Draw ``batch`` Gaussian ``n x k`` maps, orthonormalised if asked."""
-        if k < 1 or n < 1:
-            raise ValueError(f"n and k must be >= 1, got n={n}, k={k}")
+        n, k = check_positive_int(n, "n"), check_positive_int(k, "k")
+        batch = check_positive_int(batch, "batch")
         if orthonormal and k > n:
             raise ValueError(f"an orthonormal n x k map needs k <= n, got k={k} > n={n}")
         g = make_generator(seed)

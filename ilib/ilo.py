@@ -28,6 +28,7 @@ from typing import Callable, Sequence, Union
 
 import torch
 
+from ._checks import check_elements, check_positive_int
 from .operators import LinearOperator
 from .optim import minimize
 
@@ -53,9 +54,7 @@ def project_l1_ball(v: torch.Tensor, radius) -> torch.Tensor:
     radius : float or torch.Tensor
         Non-negative; a scalar or a tensor broadcastable to ``v.shape[:-1]``; ``inf`` leaves ``v`` unchanged.
     """
-    r = torch.as_tensor(radius, dtype=v.dtype, device=v.device)
-    if bool((r < 0).any()) or bool(torch.isnan(r).any()):
-        raise ValueError("radius must be non-negative")
+    r = torch.as_tensor(check_elements(radius, "radius", 0, allow_inf=True), dtype=v.dtype, device=v.device)
     r = r.expand(v.shape[:-1]).unsqueeze(-1)
     u = v.abs()
     mu = u.sort(dim=-1, descending=True).values
@@ -92,12 +91,10 @@ class ILOResult:
 
 
 def _radii(radius: RadiusLike, like: torch.Tensor) -> torch.Tensor:
-    r = torch.as_tensor(radius, dtype=like.dtype, device=like.device).reshape(-1)
+    r = torch.as_tensor(check_elements(radius, "radius", 0, allow_inf=True), dtype=like.dtype, device=like.device).reshape(-1)
     if r.numel() == 0:
         raise ValueError("radius must hold at least one value")
-    if bool((r < 0).any()) or bool(torch.isnan(r).any()):
-        raise ValueError(f"radius must be non-negative (inf for no constraint), got {r.tolist()}")
-    return r
+    return r  # inf: no constraint
 
 
 def ilo(
@@ -141,8 +138,7 @@ def ilo(
         raise ValueError(f"y has {y.shape[-1]} measurements but the operator gives {operator.out_dim}")
     if z.dim() != 2 or z.shape[0] != y.shape[0]:
         raise ValueError(f"z must have shape ({y.shape[0]}, k), got {tuple(z.shape)}")
-    if isinstance(layer, bool) or int(layer) != layer or layer < 1:
-        raise ValueError(f"layer must be a positive integer, got layer={layer}")
+    check_positive_int(layer, "layer")
     r = _radii(radius, y)
     with torch.no_grad():
         h0 = generator.head(z, int(layer))

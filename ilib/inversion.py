@@ -53,6 +53,10 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from . import stats
+from ._checks import (
+    check_elements, check_int, check_int_list, check_list, check_nonneg, check_nonneg_int, check_positive, check_positive_int,
+)
 from .angles import wdc_deviation
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import ReLUGenerator
@@ -89,19 +93,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------- checks
-def _check_count(name: str, v) -> int:
-    if isinstance(v, bool) or int(v) != v or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {name}={v!r}")
-    return int(v)
-
-
-def _check_nonneg(name: str, v) -> float:
-    v = float(v)
-    if not v >= 0 or not math.isfinite(v):
-        raise ValueError(f"{name} must be a finite non-negative number, got {name}={v!r}")
-    return v
-
-
 def _check_layer_args(W: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if W.dim() == 2:
         W = W.unsqueeze(0)
@@ -132,10 +123,9 @@ def expansion_widths(k: int, r: float, depth: int) -> list[int]:
     depth : int
         Number of layers ``d``.
     """
-    k = _check_count("k", k)
-    depth = _check_count("depth", depth)
-    if not r > 0:
-        raise ValueError(f"r (expansion ratio) must be positive, got r={r!r}")
+    k = check_positive_int(k, "k")
+    depth = check_positive_int(depth, "depth")
+    r = check_positive(r, "r")
     widths = [k]
     for i in range(1, depth + 1):
         widths.append(max(1, int(round(k * r**i))))
@@ -292,7 +282,7 @@ def invert_layer(
     """
     W, y = _check_layer_args(W, y)
     for name, v in (("active_tol", active_tol), ("rank_rtol", rank_rtol), ("cert_tol", cert_tol)):
-        _check_nonneg(name, v)
+        check_nonneg(v, name)
     B, n_out, n_in = W.shape
     scale = y.abs().amax(dim=-1).clamp_min(torch.finfo(W.dtype).tiny)  # (B,)
     if relu:
@@ -599,14 +589,10 @@ def invert_layer_lp(
     from scipy.optimize import linprog
 
     W, y = _check_layer_args(W, y)
-    _check_nonneg("active_tol", active_tol)
+    check_nonneg(active_tol, "active_tol")
     B, n_out, n_in = W.shape
-    eps = torch.as_tensor(noise_bound, dtype=torch.float64)
-    if not torch.isfinite(eps).all() or (eps < 0).any():
-        raise ValueError(f"noise_bound must be finite and non-negative, got noise_bound={noise_bound!r}")
-    tau = 2.0 * eps if threshold is None else torch.as_tensor(threshold, dtype=torch.float64)
-    if not torch.isfinite(tau).all() or (tau < 0).any():
-        raise ValueError(f"threshold must be finite and non-negative, got threshold={threshold!r}")
+    eps = torch.as_tensor(check_elements(noise_bound, "noise_bound", 0), dtype=torch.float64)
+    tau = 2.0 * eps if threshold is None else torch.as_tensor(check_elements(threshold, "threshold", 0), dtype=torch.float64)
     tau = tau.cpu().expand(B).clone() if tau.dim() == 0 else tau.cpu().reshape(B).clone()
     floor = active_tol * y.detach().abs().amax(-1).double().cpu()
     tau = torch.maximum(tau, floor)
@@ -718,15 +704,13 @@ def invert_network_lp(
     propagate : {"observed", "bound", "same"}
     """
     weights, h, lead = _flatten_problems(generator, x)
-    _check_nonneg("threshold_factor", threshold_factor)
+    check_nonneg(threshold_factor, "threshold_factor")
     if propagate not in PROPAGATE:
         raise ValueError(f"propagate must be one of {PROPAGATE}, got propagate={propagate!r}")
     if not generator.output_relu:
         raise ValueError("generator must have a ReLU on its output layer (output_relu=True) for the LP inversion")
     B, d = h.shape[0], len(weights)
-    eps = torch.as_tensor(noise_bound, dtype=torch.float64).cpu()
-    if not torch.isfinite(eps).all() or (eps < 0).any():
-        raise ValueError(f"noise_bound must be finite and non-negative, got noise_bound={noise_bound!r}")
+    eps = torch.as_tensor(check_elements(noise_bound, "noise_bound", 0), dtype=torch.float64).cpu()
     eps = eps.expand(B).clone() if eps.dim() == 0 else eps.reshape(B).clone()
     dev = h.device
     ok = torch.ones(B, dtype=torch.bool, device=dev)
@@ -829,8 +813,8 @@ def invert_gd(
     out_dim = generator.output_dim if operator is None else operator.out_dim
     if y.shape[-1] != out_dim:
         raise ValueError(f"y has last dimension {y.shape[-1]}, expected {out_dim}")
-    restarts = _check_count("restarts", restarts)
-    _check_nonneg("init_std", init_std)
+    restarts = check_positive_int(restarts, "restarts")
+    check_nonneg(init_std, "init_std")
     lead, k = tuple(y.shape[:-1]), generator.latent_dim
     if z0 is None:
         g = make_generator(seed)
@@ -862,9 +846,7 @@ def bounded_noise(
     ``level`` is :math:`\epsilon`: a float, or a tensor of shape ``shape[:-1]`` (one level per row).
     """
     g = make_generator(seed)
-    lvl = torch.as_tensor(level, dtype=torch.float64).cpu()
-    if not torch.isfinite(lvl).all() or (lvl < 0).any():
-        raise ValueError(f"level (the noise bound) must be finite and non-negative, got level={level!r}")
+    lvl = torch.as_tensor(check_elements(level, "level", 0), dtype=torch.float64).cpu()  # the noise bound
     u = rand(*shape, generator=g, dtype=torch.float64, device="cpu")
     if lvl.dim() > 0:
         lvl = lvl.unsqueeze(-1)
@@ -889,8 +871,8 @@ def random_problems(
 
     Returns ``(generator, z_star, x)`` with shapes ``(nets, latents, k)`` and ``(nets, latents, n)``.
     """
-    nets = _check_count("nets", nets)
-    latents = _check_count("latents", latents)
+    nets = check_positive_int(nets, "nets")
+    latents = check_positive_int(latents, "latents")
     g = make_generator(seed)
     G = ReLUGenerator.random(widths, batch=nets, seed=g, gain=gain, dtype=dtype, device=device)
     z = randn(nets, latents, int(widths[0]), generator=g, dtype=dtype, device=device)
@@ -930,9 +912,8 @@ def wdc_sup_estimate(
     """
     if W.dim() != 3:
         raise ValueError(f"W must have shape (B, n, k), got {tuple(W.shape)}")
-    pairs = _check_count("pairs", pairs)
-    if isinstance(ascent_steps, bool) or int(ascent_steps) != ascent_steps or ascent_steps < 0:
-        raise ValueError(f"ascent_steps must be a non-negative integer, got ascent_steps={ascent_steps}")
+    pairs = check_positive_int(pairs, "pairs")
+    ascent_steps = check_nonneg_int(ascent_steps, "ascent_steps")
     B, n, k = W.shape
     g = make_generator(seed)
     kw = dict(generator=g, dtype=W.dtype, device=W.device)
@@ -960,15 +941,6 @@ def wdc_sup_estimate(
 
 
 # ---------------------------------------------------------------------------------------------- experiments
-def _r_list(r_values: Sequence[float]) -> list[float]:
-    if isinstance(r_values, (str, bytes)) or len(r_values) == 0:
-        raise ValueError(f"r_values must be a non-empty list of expansion ratios, got {r_values!r}")
-    rs = [float(r) for r in r_values]
-    if any(not r > 0 or not math.isfinite(r) for r in rs):
-        raise ValueError(f"r_values must hold positive expansion ratios, got {r_values!r}")
-    return rs
-
-
 def expansion_sweep(
     k: int,
     r_values: Sequence[float],
@@ -1008,14 +980,12 @@ def expansion_sweep(
     ``identifiable_ok``, ``gd_ok``) are flattened net-major, so the first ``gd_trials`` entries of
     the exact ones are the problems the gradient method saw.
     """
-    k = _check_count("k", k)
-    depth = _check_count("depth", depth)
-    nets = _check_count("nets", nets)
-    latents = _check_count("latents", latents)
-    gd_nets = nets if gd_nets is None else int(gd_nets)
-    if not 0 <= gd_nets <= nets:
-        raise ValueError(f"gd_nets must be between 0 and nets={nets}, got gd_nets={gd_nets}")
-    rs = _r_list(r_values)
+    k = check_positive_int(k, "k")
+    depth = check_positive_int(depth, "depth")
+    nets = check_positive_int(nets, "nets")
+    latents = check_positive_int(latents, "latents")
+    gd_nets = nets if gd_nets is None else check_int(gd_nets, "gd_nets", lo=0, hi=nets)
+    rs = check_list(r_values, "r_values", check_positive)
     g = make_generator(seed)
     starts = make_generator(seed + 1) if isinstance(seed, int) else g
     keys = ("widths", "exact_success", "predicted", "exact_flagged", "silent_wrong", "failed_layer",
@@ -1106,9 +1076,7 @@ def noisy_sweep(
     noise level, the median and 90th percentile of :math:`\|\hat z - z^*\|/\|z^*\|` and the fraction
     reported not invertible (counted as error 1 in the percentiles).
     """
-    levels = [float(v) for v in noise_values]
-    if not levels or any((not v >= 0) or not math.isfinite(v) for v in levels):
-        raise ValueError(f"noise_values must be a non-empty list of non-negative numbers, got {noise_values!r}")
+    levels = check_list(noise_values, "noise_values", check_nonneg)
     widths = expansion_widths(k, r, depth)
     g = make_generator(seed)
     G, z, x = random_problems(widths, nets, seed=g, device=device)
@@ -1156,11 +1124,9 @@ def wdc_vs_expansion(
     with :func:`wdc_sup_estimate` in float64. Returns ``dev[i][j]`` (mean over layers) and
     ``dev_max[i][j]`` for ``k_values[i]``, ``r_values[j]``.
     """
-    ks = [int(v) for v in k_values]
-    if not ks or any(v < 2 for v in ks):
-        raise ValueError(f"k_values must list integers >= 2, got {k_values!r}")
-    rs = _r_list(r_values)
-    layers = _check_count("layers", layers)
+    ks = check_int_list(k_values, "k_values", lo=2)
+    rs = check_list(r_values, "r_values", check_positive)
+    layers = check_positive_int(layers, "layers")
     g = make_generator(seed)
     dev, dev_max, ns = [], [], []
     for k in ks:
@@ -1179,25 +1145,21 @@ def wdc_vs_expansion(
 
 
 def threshold_ratio(r_values: Sequence[float], success: Sequence[float], level: float = 0.5) -> float:
-    """The expansion ratio where a success curve first reaches ``level`` (linear interpolation; NaN if it never does)."""
-    rs = np.asarray(r_values, dtype=float)
-    s = np.asarray(success, dtype=float)
-    if rs.shape != s.shape or rs.size == 0:
+    """Shim for notebook 07 until it moves onto the new harness: :func:`ilib.stats.crossing` of a success curve.
+
+    The expansion ratio where the curve first reaches ``level`` (linear interpolation; NaN if never,
+    the smallest ratio if it already does); ``r_values`` may come in any order (sorted here).
+    """
+    rs, s = np.asarray(r_values, dtype=float), np.asarray(success, dtype=float)
+    if rs.shape != s.shape or rs.ndim != 1 or rs.size == 0:
         raise ValueError("r_values and success must be non-empty and of equal length")
     order = np.argsort(rs)
-    rs, s = rs[order], s[order]
-    if s[0] >= level:
-        return float(rs[0])
-    for i in range(1, len(rs)):
-        if s[i] >= level > s[i - 1]:
-            return float(rs[i - 1] + (level - s[i - 1]) * (rs[i] - rs[i - 1]) / (s[i] - s[i - 1]))
-    return math.nan
+    return stats.crossing(rs[order], s[order], level)
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
-    """Least-squares slope of :math:`\\log y` against :math:`\\log x` (NaN with fewer than two positive points)."""
-    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    keep = (xa > 0) & (ya > 0) & np.isfinite(xa) & np.isfinite(ya)
-    if keep.sum() < 2:
-        return math.nan
-    return float(np.polyfit(np.log(xa[keep]), np.log(ya[keep]), 1)[0])
+    """Shim for notebook 07 until it moves onto the new harness: ``ilib.stats.loglog_fit(x, y).slope``.
+
+    Least-squares slope of :math:`\\log y` against :math:`\\log x` over the positive points (NaN with fewer than two).
+    """
+    return stats.loglog_fit(x, y).slope

@@ -29,6 +29,8 @@ from typing import Optional, Sequence
 
 import torch
 
+from . import stats
+from ._checks import check_in_range, check_int_list, check_list, check_nonneg, check_positive, check_positive_int
 from .angles import angle_map, angle_sequence, expected_gradient, rho, wdc_deviation, wdc_matrix
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, randn, resolve_device, resolve_dtype
 from .generators import ReLUGenerator
@@ -71,36 +73,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- checks
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-    return int(value)
-
-
-def _positive(name: str, value) -> float:
-    if not value > 0:
-        raise ValueError(f"{name} must be positive, got {name}={value!r}")
-    return float(value)
-
-
-def _non_negative(name: str, value) -> float:
-    if not value >= 0:
-        raise ValueError(f"{name} must be non-negative, got {name}={value!r}")
-    return float(value)
-
-
-def _positive_list(name: str, values, integer: bool = True) -> list:
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must be a non-empty list, got {name}={values!r}")
-    for v in values:
-        if integer:
-            _positive_int(f"every element of {name}", v)
-        else:
-            _positive(f"every element of {name}", v)
-    return [int(v) for v in values] if integer else [float(v) for v in values]
-
-
 # ----------------------------------------------------------------------------- theory
 def negative_critical_angle(d: int) -> float:
     r"""The angle :math:`\check\theta_d = g^{\circ d}(\pi)` whose cosine is :math:`\rho_d`.
@@ -114,7 +86,7 @@ def negative_critical_angle(d: int) -> float:
     the cosine form is derived here). On the :math:`-x_0` ray of a wide network,
     :math:`\langle G(x_0), G(-x_0)\rangle / \|G(-x_0)\|^2 \to \cos\check\theta_d`.
     """
-    d = _positive_int("d (depth)", d)
+    d = check_positive_int(d, "d")
     return float(angle_sequence(math.pi, d + 1)[-1])
 
 
@@ -131,7 +103,7 @@ def expected_loss(x: torch.Tensor, x0: torch.Tensor, d: int) -> torch.Tensor:
     :math:`\nabla \bar f = h_{x,x_0}` (checked against autograd in the tests). For ``d = 1``,
     :math:`\bar f = \mathbb{E} f` exactly. Shapes broadcast over leading dimensions; the last is ``k``.
     """
-    d = _positive_int("d (depth)", d)
+    d = check_positive_int(d, "d")
     x, x0 = torch.broadcast_tensors(x, x0)
     nx = x.norm(dim=-1)
     n0 = x0.norm(dim=-1)
@@ -331,8 +303,8 @@ def sample_outputs(
     widths = [int(w) for w in widths]
     if len(widths) < 2 or any(w < 1 for w in widths):
         raise ValueError(f"widths must list at least two positive widths, got widths={widths}")
-    networks = _positive_int("networks", networks)
-    _positive("gain", gain)
+    networks = check_positive_int(networks, "networks")
+    check_positive(gain, "gain")
     dev, dt = resolve_device(device), resolve_dtype(dtype)
     if z.shape[-1] != widths[0]:
         raise ValueError(f"z has last dimension {z.shape[-1]} but widths[0] = {widths[0]}")
@@ -397,21 +369,16 @@ def rric_deviation(
 
 
 def loglog_slope(x, y) -> tuple[float, float]:
-    r"""Least-squares fit :math:`\log y = a \log x + b`; returns ``(a, b)``.
+    r"""Shim for notebook 03 until it moves onto the new harness: ``(slope, intercept)`` of :func:`ilib.stats.loglog_fit`.
 
-    Used for the rates of the notebook: WDC deviation :math:`\propto n^{-1/2}`, denoising
-    error :math:`\propto k` and :math:`\propto \sigma^2`.
+    Fits :math:`\log y = a \log x + b` and returns ``(a, b)``. Unlike :func:`ilib.stats.loglog_fit`, which
+    drops them, nonpositive or non-finite points are refused here (as this function always did).
     """
-    x = torch.as_tensor(x, dtype=torch.float64).flatten()
-    y = torch.as_tensor(y, dtype=torch.float64).flatten()
-    if x.numel() != y.numel() or x.numel() < 2:
-        raise ValueError(f"x and y must hold the same number (>= 2) of values, got {x.numel()} and {y.numel()}")
-    if bool((x <= 0).any()) or bool((y <= 0).any()):
-        raise ValueError("x and y must be positive for a log-log fit")
-    lx, ly = x.log(), y.log()
-    X = torch.stack([lx, torch.ones_like(lx)], dim=1)
-    sol = torch.linalg.lstsq(X, ly.unsqueeze(1)).solution.squeeze(1)
-    return float(sol[0]), float(sol[1])
+    x, y = (torch.as_tensor(v, dtype=torch.float64).flatten().cpu().numpy() for v in (x, y))  # tensors on any device
+    fit = stats.loglog_fit(x, y)
+    if fit.n < max(2, x.size):
+        raise ValueError(f"x and y must hold at least 2 positive finite values each, got {x.size} of which {fit.n} usable")
+    return fit.slope, fit.intercept
 
 
 # ----------------------------------------------------------------------------- experiments
@@ -447,8 +414,8 @@ def landscape_grid(
     widths = [int(w) for w in widths]
     if widths[0] != 2:
         raise ValueError(f"the landscape grid needs a latent dimension of 2, got widths[0]={widths[0]}")
-    points = _positive_int("points", points)
-    _positive("extent", extent)
+    points = check_positive_int(points, "points")
+    check_positive(extent, "extent")
     G = ReLUGenerator.random(widths, batch=1, seed=seed, dtype=torch.float64, device=device)
     dev = G.device
     x0t = torch.as_tensor(x0, dtype=torch.float64, device=dev).reshape(1, 2)
@@ -488,10 +455,10 @@ def negative_critical_points(
     torch.Tensor
         Shape ``(len(depth_values), len(width_values), networks)``, float64.
     """
-    depth_values = _positive_list("depth_values", depth_values)
-    width_values = _positive_list("width_values", width_values)
-    networks = _positive_int("networks", networks)
-    k = _positive_int("k", k)
+    depth_values = check_int_list(depth_values, "depth_values")
+    width_values = check_int_list(width_values, "width_values")
+    networks = check_positive_int(networks, "networks")
+    k = check_positive_int(k, "k")
     g = make_generator(seed)
     x0 = torch.zeros(k, dtype=torch.float64)
     x0[0] = 1.0
@@ -539,8 +506,8 @@ def wdc_sweep(
     torch.Tensor
         Shape ``(len(n_values), layers, pairs)``, float64.
     """
-    n_values = _positive_list("n_values", n_values)
-    k, layers, pairs = _positive_int("k", k), _positive_int("layers", layers), _positive_int("pairs", pairs)
+    n_values = check_int_list(n_values, "n_values")
+    k, layers, pairs = check_positive_int(k, "k"), check_positive_int(layers, "layers"), check_positive_int(pairs, "pairs")
     dev = resolve_device(device)
     g = make_generator(seed)
     out = torch.empty(len(n_values), layers, pairs, dtype=torch.float64)
@@ -574,8 +541,8 @@ def rric_sweep(
     torch.Tensor
         Shape ``(len(m_values), instances, quadruples)``, float64.
     """
-    m_values = _positive_list("m_values", m_values)
-    instances, quadruples = _positive_int("instances", instances), _positive_int("quadruples", quadruples)
+    m_values = check_int_list(m_values, "m_values")
+    instances, quadruples = check_positive_int(instances, "instances"), check_positive_int(quadruples, "quadruples")
     widths = [int(w) for w in widths]
     g = make_generator(seed)
     G = ReLUGenerator.random(widths, batch=instances, seed=g, dtype=torch.float64, device=device)
@@ -610,9 +577,9 @@ def gradient_deviation_sweep(
     torch.Tensor
         Shape ``(len(width_values), networks, points)``, float64.
     """
-    width_values = _positive_list("width_values", width_values)
-    k, depth = _positive_int("k", k), _positive_int("depth", depth)
-    networks, points = _positive_int("networks", networks), _positive_int("points", points)
+    width_values = check_int_list(width_values, "width_values")
+    k, depth = check_positive_int(k, "k"), check_positive_int(depth, "depth")
+    networks, points = check_positive_int(networks, "networks"), check_positive_int(points, "points")
     g = make_generator(seed)
     out = torch.empty(len(width_values), networks, points, dtype=torch.float64)
     for a, w in enumerate(width_values):
@@ -678,8 +645,8 @@ def descent(
     ----------
     x0 : (B, k) ground truths; start : (B, R, k) starting points.
     """
-    steps = _positive_int("steps", steps)
-    _positive("lr", lr)
+    steps = check_positive_int(steps, "steps")
+    check_positive(lr, "lr")
     if start.dim() != 3 or x0.dim() != 2 or start.shape[0] != x0.shape[0] or start.shape[2] != x0.shape[1]:
         raise ValueError(f"start must be (B, R, k) and x0 (B, k), got {tuple(start.shape)} and {tuple(x0.shape)}")
     with torch.no_grad():
@@ -715,9 +682,8 @@ def cone_starts(x0: torch.Tensor, count: int, *, angle: float, radii: tuple[floa
 
     Returns shape ``(B, count, k)``.
     """
-    count = _positive_int("count", count)
-    if not 0 <= angle <= math.pi:
-        raise ValueError(f"angle must lie in [0, pi], got angle={angle}")
+    count = check_positive_int(count, "count")
+    check_in_range(angle, "angle", 0, math.pi)
     lo, hi = radii
     if not 0 < lo <= hi:
         raise ValueError(f"radii must satisfy 0 < r_min <= r_max, got radii={radii}")
@@ -800,17 +766,17 @@ def success_sweep(
     targets and starts, all starts of a configuration in one batch.
     A run succeeds when :math:`\|x_T - x_0\| \le \mathrm{tol}\,\|x_0\|`.
     """
-    depth_values = _positive_list("depth_values", depth_values)
-    expansion_values = _positive_list("expansion_values", expansion_values, integer=False)
-    k, networks = _positive_int("k", k), _positive_int("networks", networks)
-    starts, cone_count = _positive_int("starts", starts), _positive_int("cone_count", cone_count)
-    steps = _positive_int("steps", steps)
-    _positive("lr", lr)
-    negate_every = _positive_int("negate_every", negate_every)
-    _positive("m_factor", m_factor)
-    _positive("tol", tol)
-    _positive("init_std", init_std)
-    max_width = _positive_int("max_width", max_width)
+    depth_values = check_int_list(depth_values, "depth_values")
+    expansion_values = check_list(expansion_values, "expansion_values", check_positive)
+    k, networks = check_positive_int(k, "k"), check_positive_int(networks, "networks")
+    starts, cone_count = check_positive_int(starts, "starts"), check_positive_int(cone_count, "cone_count")
+    steps = check_positive_int(steps, "steps")
+    check_positive(lr, "lr")
+    negate_every = check_positive_int(negate_every, "negate_every")
+    check_positive(m_factor, "m_factor")
+    check_positive(tol, "tol")
+    check_positive(init_std, "init_std")
+    max_width = check_positive_int(max_width, "max_width")
     cases = list(cases)
     for c in cases:
         if c not in ("inversion", "compressive"):
@@ -906,14 +872,12 @@ def denoising_sweep(
     All (σ², network, trial) problems for one ``k`` run in one batch; ``k`` values run in turn
     because the latent dimension changes the network.
     """
-    k_values = _positive_list("k_values", k_values)
-    sigma2_values = [_non_negative("every element of sigma2_values", s) for s in sigma2_values]
-    if not sigma2_values:
-        raise ValueError("sigma2_values must be a non-empty list")
-    hidden, n = _positive_int("hidden", hidden), _positive_int("n", n)
-    networks, trials, steps = _positive_int("networks", networks), _positive_int("trials", trials), _positive_int("steps", steps)
-    _positive("lr", lr)
-    negate_every = _positive_int("negate_every", negate_every)
+    k_values = check_int_list(k_values, "k_values")
+    sigma2_values = check_list(sigma2_values, "sigma2_values", check_nonneg)
+    hidden, n = check_positive_int(hidden, "hidden"), check_positive_int(n, "n")
+    networks, trials, steps = check_positive_int(networks, "networks"), check_positive_int(trials, "trials"), check_positive_int(steps, "steps")
+    check_positive(lr, "lr")
+    negate_every = check_positive_int(negate_every, "negate_every")
     for k in k_values:
         if k > n:
             raise ValueError(f"every element of k_values must be at most n={n}, got k={k}")

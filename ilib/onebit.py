@@ -38,6 +38,8 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
+from . import stats
+from ._checks import check_choice, check_elements, check_int_list, check_positive, check_positive_int
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import LinearGenerator, ReLUGenerator
 from .operators import LinearOperator, MatrixOperator, SharedMatrixOperator
@@ -50,54 +52,15 @@ Level = Union[float, torch.Tensor]
 
 
 # --------------------------------------------------------------------------- validation
-def _check_kind(noise: str) -> None:
-    if noise not in NOISE_KINDS:
-        raise ValueError(f"noise must be one of {NOISE_KINDS}, got noise={noise!r}")
-
-
-def _check_df(df: int) -> int:
-    if isinstance(df, bool) or int(df) != df or df < 1:
-        raise ValueError(f"df (Student-t degrees of freedom) must be a positive integer, got df={df!r}")
-    return int(df)
-
-
-def _check_count(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-    return int(value)
-
-
-def _check_m_values(m_values: Sequence[int]) -> list[int]:
-    ms = [int(m) for m in m_values]
-    if len(ms) == 0 or any(m < 1 or m != mv for m, mv in zip(ms, m_values)):
-        raise ValueError(f"m_values must be a non-empty list of positive integers, got {list(m_values)}")
-    if any(b <= a for a, b in zip(ms[:-1], ms[1:])):
-        raise ValueError(f"m_values must be strictly increasing, got {ms}")
-    return ms
-
-
 def _level(value: Level, name: str, shape: tuple, *, rule: str, dtype, device) -> torch.Tensor:
     """A scalar or tensor level, broadcast to ``shape`` and checked (``rule`` in positive/nonneg/prob)."""
-    t = torch.as_tensor(value, dtype=torch.float64)
-    if torch.isnan(t).any():
-        raise ValueError(f"{name} must not be NaN")
-    if rule == "positive" and not bool((t > 0).all()):
-        raise ValueError(f"{name} must be positive (> 0), got {name}={_show(value)}")
-    if rule == "nonneg" and not bool((t >= 0).all()):
-        raise ValueError(f"{name} must be non-negative, got {name}={_show(value)}")
-    if rule == "prob" and not bool(((t >= 0) & (t <= 1)).all()):
-        raise ValueError(f"{name} must be a probability in [0, 1], got {name}={_show(value)}")
+    lo, hi = {"positive": (0, None), "nonneg": (0, None), "prob": (0, 1)}[rule]
+    t = torch.as_tensor(check_elements(value, name, lo, hi, lo_open=rule == "positive"), dtype=torch.float64)
     try:
         t = torch.broadcast_to(t, shape)
     except RuntimeError:
         raise ValueError(f"{name} of shape {tuple(t.shape)} does not broadcast to the batch shape {shape}") from None
     return t.to(device=device, dtype=dtype)
-
-
-def _show(value) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"tensor with min {float(value.min()):g}" if value.numel() else "empty tensor"
-    return repr(value)
 
 
 def check_labels(y: torch.Tensor) -> torch.Tensor:
@@ -138,7 +101,7 @@ def dither_monte_carlo(
     deviation over :math:`\sqrt{\mathrm{samples}}` (zero where the sign never changes, :math:`|u| \ge \lambda`).
     """
     lam_t = _level(lam, "lam", (), rule="positive", dtype=torch.float64, device="cpu")
-    samples = _check_count(samples, "samples")
+    samples = check_positive_int(samples, "samples")
     dev = resolve_device(device)
     u = torch.as_tensor(u, dtype=torch.float64).to(dev).reshape(-1)
     g = make_generator(seed)
@@ -188,13 +151,11 @@ def sample_noise(
     the sub-exponential assumption) or ``"none"``. A tensor ``scale`` broadcasts
     against ``shape[:-1]``: one level per row of measurements.
     """
-    _check_kind(kind)
-    df = _check_df(df)
+    check_choice(kind, "kind", NOISE_KINDS)
+    df = check_positive_int(df, "df")
     shape = tuple(int(s) for s in shape)
     dt = resolve_dtype(dtype)
-    sc = torch.as_tensor(scale, dtype=torch.float64)
-    if bool((sc < 0).any()):
-        raise ValueError(f"scale (noise level) must be non-negative, got scale={_show(scale)}")
+    sc = torch.as_tensor(check_elements(scale, "scale", 0), dtype=torch.float64)  # the noise level
     g = make_generator(seed)
     xi = _standard_noise(kind, shape, df, g, dt)
     if sc.dim() > 0:
@@ -207,9 +168,7 @@ def sample_flips(
 ) -> torch.Tensor:
     """Random signs: -1 with probability ``prob`` (a flipped label), +1 otherwise; ``prob`` broadcasts like ``sample_noise``'s scale."""
     shape = tuple(int(s) for s in shape)
-    p = torch.as_tensor(prob, dtype=torch.float64)
-    if not bool(((p >= 0) & (p <= 1)).all()):
-        raise ValueError(f"prob (flip probability) must lie in [0, 1], got prob={_show(prob)}")
+    p = torch.as_tensor(check_elements(prob, "prob", 0, 1), dtype=torch.float64)  # the flip probability
     if p.dim() > 0:
         p = p.reshape(*p.shape, 1)  # one level per row of measurements
     g = make_generator(seed)
@@ -242,9 +201,9 @@ def gaussian_rows(
     level :math:`\lambda` is compared with :math:`\langle a_i, x\rangle \sim \mathcal{N}(0, \|x\|^2)`.
     The CSGM scaling :math:`\mathcal{N}(0, 1/m)` is this matrix divided by :math:`\sqrt m`.
     """
-    m = _check_count(m, "m")
-    n = _check_count(n, "n")
-    batch = _check_count(batch, "batch")
+    m = check_positive_int(m, "m")
+    n = check_positive_int(n, "n")
+    batch = check_positive_int(batch, "batch")
     g = make_generator(seed)
     A = randn(batch, m, n, generator=g, dtype=dtype, device=device)
     return MatrixOperator(A)
@@ -286,8 +245,8 @@ def one_bit_measure(
     torch.Tensor
         Labels in :math:`\{-1, +1\}`, shape ``(B, ..., m)``.
     """
-    _check_kind(noise)
-    df = _check_df(df)
+    check_choice(noise, "noise", NOISE_KINDS)
+    df = check_positive_int(df, "df")
     g = make_generator(seed)
     s = operator(x)
     return _labels(s, lam=lam, dither=dither, noise=noise, noise_scale=noise_scale, df=df, flip_prob=flip_prob, g=g)
@@ -355,10 +314,10 @@ def streamed_targets(
     torch.Tensor
         Shape ``(len(m_values), B, *S, n)``.
     """
-    _check_kind(noise)
-    df = _check_df(df)
-    ms = _check_m_values(m_values)
-    chunk = _check_count(chunk, "chunk")
+    check_choice(noise, "noise", NOISE_KINDS)
+    df = check_positive_int(df, "df")
+    ms = check_int_list(m_values, "m_values", increasing=True)
+    chunk = check_positive_int(chunk, "chunk")
     if x.dim() < 2:
         raise ValueError(f"x must have shape (B, ..., n), got {tuple(x.shape)}")
     B, n = x.shape[0], x.shape[-1]
@@ -470,9 +429,8 @@ def erm_recover(
         raise ValueError(f"v lives in R^{v.shape[-1]} but the generator outputs R^{generator.output_dim}")
     k = generator.latent_dim
     if z0 is None:
-        restarts = _check_count(restarts, "restarts")
-        if not init_std > 0:
-            raise ValueError(f"init_std must be positive, got init_std={init_std}")
+        restarts = check_positive_int(restarts, "restarts")
+        check_positive(init_std, "init_std")
         g = make_generator(seed)
         z0 = init_std * randn(*v.shape[:-1], restarts, k, generator=g, dtype=v.dtype, device=v.device)
     elif z0.dim() != v.dim() + 1 or tuple(z0.shape[:-2]) != tuple(v.shape[:-1]) or z0.shape[-1] != k:
@@ -537,15 +495,15 @@ def prob_unclipped(
     """
     from scipy import integrate, stats
 
-    _check_kind(noise)
+    check_choice(noise, "noise", NOISE_KINDS)
     _level(lam, "lam", (), rule="positive", dtype=torch.float64, device="cpu")
-    if r < 0 or noise_scale < 0:
-        raise ValueError(f"r and noise_scale must be non-negative, got r={r}, noise_scale={noise_scale}")
+    check_elements(r, "r", 0)
+    check_elements(noise_scale, "noise_scale", 0)
     if noise == "none" or noise_scale == 0:
         return float(2 * stats.norm.cdf(lam / r) - 1) if r > 0 else 1.0
     if noise == "gaussian":
         return float(2 * stats.norm.cdf(lam / math.hypot(r, noise_scale)) - 1)
-    pdf = _std_pdf(noise, _check_df(df))
+    pdf = _std_pdf(noise, check_positive_int(df, "df"))
     if r == 0:
         return float(integrate.quad(pdf, -lam / noise_scale, lam / noise_scale)[0])
 
@@ -587,9 +545,8 @@ def linear_mse(
     exact for every ``m`` (derived here; it refines the formula
     :math:`(k\lambda^2 - \|\mathbb{E}\lambda y U^\top a\|^2)/m` plus a truncation bias of the theory notes, Sec. 3.3).
     """
-    k = _check_count(k, "k")
-    if not 0 <= flip_prob <= 1:
-        raise ValueError(f"flip_prob must lie in [0, 1], got flip_prob={flip_prob}")
+    k = check_positive_int(k, "k")
+    check_elements(flip_prob, "flip_prob", 0, 1)
     c = (1 - 2 * flip_prob) * prob_unclipped(r, lam, noise=noise, noise_scale=noise_scale, df=df)
     m = np.asarray(m, dtype=float)
     return (1 - c) ** 2 * r**2 + (k * lam**2 - c**2 * r**2) / m
@@ -605,14 +562,13 @@ def undithered_gain(r: float, *, noise: str = "none", noise_scale: float = 0.0, 
     """
     from scipy import integrate, stats
 
-    _check_kind(noise)
-    if not r > 0:
-        raise ValueError(f"r (signal norm) must be positive, got r={r}")
+    check_choice(noise, "noise", NOISE_KINDS)
+    check_positive(r, "r")  # the signal norm
     if noise == "none" or noise_scale == 0:
         return math.sqrt(2 / math.pi)
     if noise == "gaussian":
         return math.sqrt(2 / math.pi) * r / math.hypot(r, noise_scale)
-    pdf = _std_pdf(noise, _check_df(df))
+    pdf = _std_pdf(noise, check_positive_int(df, "df"))
     val = integrate.quad(lambda t: pdf(t) * stats.norm.pdf(noise_scale * t / r), -np.inf, np.inf, limit=200)[0]
     return float(2 * val)
 
@@ -628,8 +584,8 @@ def sign_distances(
     row, :math:`P(\mathrm{sign}\langle a, x\rangle \ne \mathrm{sign}\langle a, x'\rangle) = \angle(x, x')/\pi`,
     so the expectation is the angular distance :math:`d_S`. Returns ``(len(m_values), B, P)``.
     """
-    ms = _check_m_values(m_values)
-    chunk = _check_count(chunk, "chunk")
+    ms = check_int_list(m_values, "m_values", increasing=True)
+    chunk = check_positive_int(chunk, "chunk")
     if X.shape != Xp.shape or X.dim() != 3:
         raise ValueError(f"X and Xp must both have shape (B, P, n), got {tuple(X.shape)} and {tuple(Xp.shape)}")
     B, P, n = X.shape
@@ -656,13 +612,15 @@ def angular_distance(X: torch.Tensor, Xp: torch.Tensor) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- helpers for experiments
 def fit_loglog_slope(x, y) -> tuple[float, float]:
-    """Least-squares fit :math:`\\log y = a \\log x + b`; returns ``(a, b)``."""
-    x = np.log(np.asarray(x, dtype=float))
-    y = np.log(np.asarray(y, dtype=float))
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"x and y must be matching arrays of at least 2 points, got shapes {x.shape}, {y.shape}")
-    a, b = np.polyfit(x, y, 1)
-    return float(a), float(b)
+    """Shim for notebook 04 until it moves onto the new harness: ``(slope, intercept)`` of :func:`ilib.stats.loglog_fit`.
+
+    Fits :math:`\\log y = a \\log x + b` and returns ``(a, b)``; points that the fit would drop
+    (nonpositive or not finite) are refused here, as are fewer than two points.
+    """
+    fit = stats.loglog_fit(x, y)
+    if fit.n < max(2, np.size(x)):
+        raise ValueError(f"x and y must be matching arrays of at least 2 positive finite points, got {np.size(x)} with {fit.n} usable")
+    return fit.slope, fit.intercept
 
 
 def relu_signals(generator: ReLUGenerator, norm, *, shape: tuple = (), seed: SeedLike = 0) -> torch.Tensor:
@@ -727,8 +685,8 @@ def linear_experiment(
     Returns ``m``, ``sq_err`` (``(M, trials)``, :math:`\|\hat x - x_0\|^2`), ``mse``,
     ``mse_se``, ``predicted`` and ``p`` (:func:`prob_unclipped`).
     """
-    trials = _check_count(trials, "trials")
-    ms = _check_m_values(m_values)
+    trials = check_positive_int(trials, "trials")
+    ms = check_int_list(m_values, "m_values", increasing=True)
     g = make_generator(seed)
     G = LinearGenerator.random(n, k, batch=trials, seed=g, orthonormal=True, dtype=dtype, device=device)
     x0 = randn(trials, k, generator=g, dtype=dtype, device=G.device)
@@ -782,8 +740,8 @@ def relu_rate_experiment(
     ERM for all ``(trial, m, restart)`` in one batch. Returns ``k``, ``m`` and
     ``err`` of shape ``(K, M, trials)``.
     """
-    trials = _check_count(trials, "trials")
-    ms = _check_m_values(m_values)
+    trials = check_positive_int(trials, "trials")
+    ms = check_int_list(m_values, "m_values", increasing=True)
     g = make_generator(seed)
     errs = []
     for k in k_values:  # one batch per latent dimension (shapes differ)
@@ -826,7 +784,7 @@ def lambda_experiment(
     with independent dithers. Returns ``lam``, ``err`` ``(L, trials)`` and
     ``linear`` (the exact root-mean-squared error of a linear generator with the same ``k``, :func:`linear_mse`).
     """
-    trials = _check_count(trials, "trials")
+    trials = check_positive_int(trials, "trials")
     lam_t = torch.as_tensor(np.asarray(lam_values, dtype=float))
     g = make_generator(seed)
     G = _relu(k, width, n, trials, gain, g, dtype, device)
@@ -874,10 +832,8 @@ def norm_experiment(
     (:math:`\lambda\kappa(r)`, :func:`undithered_gain`), both ignoring the noise
     the projection leaves in :math:`G(\hat x)` (about :math:`\lambda\sqrt{k/m}`).
     """
-    trials = _check_count(trials, "trials")
-    r = torch.as_tensor(np.asarray(norm_values, dtype=float))
-    if not bool((r > 0).all()):
-        raise ValueError(f"norm_values must be positive, got {list(norm_values)}")
+    trials = check_positive_int(trials, "trials")
+    r = torch.as_tensor(np.asarray(check_elements(norm_values, "norm_values", 0, lo_open=True), dtype=float))
     g = make_generator(seed)
     G = _relu(k, width, n, trials, gain, g, dtype, device)
     N = r.numel()
@@ -937,7 +893,7 @@ def robustness_experiment(
     ``csgm_err`` (:math:`\|G(\hat x) - G(x_0)\|`, with :math:`\|G(x_0)\| = 1`),
     ``onebit_cos``, ``csgm_cos`` (cosine to :math:`G(x_0)`) and ``onebit_norm``.
     """
-    trials = _check_count(trials, "trials")
+    trials = check_positive_int(trials, "trials")
     unknown = set(families) - {"gaussian", "student", "laplace", "flips"}
     if unknown:
         raise ValueError(f"families must use the keys gaussian, student, laplace, flips; got {sorted(unknown)}")
@@ -1022,11 +978,10 @@ def landscape_experiment(
     * ``gd_plain``, ``gd_negate``: final latents ``(nets, starts, 2)`` of gradient descent
       from starts on the :math:`-x_0` side, without and with the negation check.
     """
-    if depth < 1:
-        raise ValueError(f"depth must be >= 1, got depth={depth}")
-    nets = _check_count(nets, "nets")
-    grid = _check_count(grid, "grid")
-    starts = _check_count(starts, "starts")
+    check_positive_int(depth, "depth")
+    nets = check_positive_int(nets, "nets")
+    grid = check_positive_int(grid, "grid")
+    starts = check_positive_int(starts, "starts")
     g = make_generator(seed)
     G = ReLUGenerator.random([2] + [width] * (depth - 1) + [n], batch=nets, seed=g, gain=gain, dtype=dtype,
                              device=device)
@@ -1087,9 +1042,9 @@ def embedding_experiment(
     ``dev = |d_H - d_S|``. The BεSE constant is the supremum of ``dev`` over the
     whole range; the maximum over sampled pairs is a lower estimate of it.
     """
-    trials = _check_count(trials, "trials")
-    pairs = _check_count(pairs, "pairs")
-    ms = _check_m_values(m_values)
+    trials = check_positive_int(trials, "trials")
+    pairs = check_positive_int(pairs, "pairs")
+    ms = check_int_list(m_values, "m_values", increasing=True)
     g = make_generator(seed)
     G = _relu(k, width, n, trials, gain, g, dtype, device)
     z = randn(trials, pairs, k, generator=g, dtype=G.dtype, device=G.device)

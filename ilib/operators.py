@@ -16,19 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from ._checks import check_int, check_nonneg, check_positive_int
 from .device import DeviceLike, DTypeLike, SeedLike, batched_matmul, make_generator, randn, resolve_device, resolve_dtype
-
-
-def _positive_int(value, name: str, what: str = "") -> int:
-    """``value`` as an int, refusing bools, non-integers and values below 1 with a message naming ``name``."""
-    try:
-        ok = not isinstance(value, bool) and int(value) == value and value >= 1
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        label = f"{name} ({what})" if what else name
-        raise ValueError(f"{label} must be a positive integer, got {name}={value!r}")
-    return int(value)
 
 
 class LinearOperator:
@@ -82,8 +71,7 @@ class LinearOperator:
         With ``A_ij ~ N(0, 1/m)`` the noise norm is :math:`\|\eta\| \approx \sigma\sqrt{m}`;
         pass :math:`\sigma/\sqrt{m}` for a noise of norm about :math:`\sigma`.
         """
-        if noise_std < 0:
-            raise ValueError(f"noise_std must be non-negative, got noise_std={noise_std}")
+        check_nonneg(noise_std, "noise_std")
         y = self.forward(x)
         if noise_std > 0:
             g = make_generator(seed)
@@ -154,9 +142,9 @@ class MatrixOperator(_StoredMatrices):
         float64 from ``seed`` (an int, default 0, or a generator), then moved to
         ``device`` and cast to ``dtype``, so a seed gives the same matrices on every device.
         """
-        m = _positive_int(m, "m", "number of measurements")
-        n = _positive_int(n, "n", "signal dimension")
-        batch = _positive_int(batch, "batch")
+        m = check_positive_int(m, "m")
+        n = check_positive_int(n, "n")
+        batch = check_positive_int(batch, "batch")
         g = make_generator(seed)
         A = randn(batch, m, n, generator=g, dtype=torch.float64, device="cpu") / m**0.5
         return cls(A.to(device=resolve_device(device), dtype=resolve_dtype(dtype)))
@@ -207,7 +195,7 @@ class SharedMatrixOperator(_StoredMatrices):
         if not isinstance(A, torch.Tensor) or A.dim() != 3:
             raise ValueError(f"A must have shape (T, m, n), got {tuple(getattr(A, 'shape', ()))}")
         self._store(A)
-        self.groups = _positive_int(groups, "groups")
+        self.groups = check_positive_int(groups, "groups")
         self.batch = A.shape[0] * self.groups
         self.out_dim, self.in_dim = A.shape[1], A.shape[2]
 
@@ -251,14 +239,13 @@ def _index_rows(indices: torch.Tensor, n: int, name: str) -> torch.Tensor:
 
 
 def _check_side(side: int) -> int:
-    return _positive_int(side, "side", "image side")
+    return check_positive_int(side, "side")
 
 
 def _random_indices(n: int, m: int, batch: int, seed: SeedLike, exclude_first: bool = False) -> torch.Tensor:
     """``batch`` rows of ``m`` distinct indices in ``[0, n)`` drawn uniformly (sorted), optionally always keeping 0."""
-    if isinstance(m, bool) or int(m) != m or m < 1 or m > n:
-        raise ValueError(f"m (number of measurements) must be an integer in [1, {n}], got m={m}")
-    batch = _positive_int(batch, "batch")
+    check_int(m, "m", lo=1, hi=n)
+    check_positive_int(batch, "batch")
     g = make_generator(seed)
     keys = torch.rand(batch, n, generator=g, dtype=torch.float64)
     if exclude_first:
@@ -281,7 +268,7 @@ class MaskOperator(LinearOperator):
     """
 
     def __init__(self, indices: torch.Tensor, n: int, *, dtype: DTypeLike = None, device: DeviceLike = "auto"):
-        n = _positive_int(n, "n", "signal dimension")
+        check_positive_int(n, "n")
         self._device = resolve_device(device)
         self._dtype = resolve_dtype(dtype)
         self.indices = _index_rows(torch.as_tensor(indices), int(n), "indices").to(self._device)
@@ -362,7 +349,7 @@ class BlockAverageOperator(LinearOperator):
 
     def __init__(self, side: int, factor: int, *, dtype: DTypeLike = None, device: DeviceLike = "auto"):
         side = _check_side(side)
-        factor = _positive_int(factor, "factor")
+        check_positive_int(factor, "factor")
         if side % factor:
             raise ValueError(f"factor={factor} must divide side={side}")
         self.side, self.factor = side, int(factor)
@@ -520,8 +507,7 @@ class SubsampledDCTOperator(LinearOperator):
     def lowpass(cls, side: int, m: int, *, isometric: bool = False, dtype: DTypeLike = None, device: DeviceLike = "auto") -> "SubsampledDCTOperator":
         """The ``m`` lowest-frequency coefficients in zig-zag order."""
         side = _check_side(side)
-        if isinstance(m, bool) or int(m) != m or not 1 <= m <= side * side:
-            raise ValueError(f"m (number of measurements) must be an integer in [1, {side * side}], got m={m}")
+        check_int(m, "m", lo=1, hi=side * side)
         return cls(side, zigzag_order(side)[: int(m)].sort().values, isometric=isometric, dtype=dtype, device=device)
 
     @property

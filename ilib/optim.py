@@ -14,6 +14,8 @@ from typing import Callable, Optional
 
 import torch
 
+from ._checks import check_choice, check_nonneg_int, check_positive
+
 Objective = Callable[[torch.Tensor], torch.Tensor]
 
 METHODS = ("adam", "gd")
@@ -40,16 +42,11 @@ class OptimResult:
 
 
 def _check(steps: int, lr: float, method: str, negate_every: int, record_every: int) -> None:
-    if int(steps) != steps or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got steps={steps}")
-    if not lr > 0:
-        raise ValueError(f"lr (step size) must be positive, got lr={lr}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got method={method!r}")
-    if negate_every < 0:
-        raise ValueError(f"negate_every must be >= 0, got negate_every={negate_every}")
-    if record_every < 0:
-        raise ValueError(f"record_every must be >= 0, got record_every={record_every}")
+    check_nonneg_int(steps, "steps")
+    check_positive(lr, "lr")  # the step size
+    check_choice(method, "method", METHODS)
+    check_nonneg_int(negate_every, "negate_every")
+    check_nonneg_int(record_every, "record_every")
 
 
 def minimize(
@@ -132,8 +129,7 @@ def minimize(
 
 def project_ball(radius: float) -> Callable[[torch.Tensor], torch.Tensor]:
     r"""Projection of every row onto the Euclidean ball :math:`\{\|z\| \le r\}`."""
-    if not radius > 0:
-        raise ValueError(f"radius must be positive, got radius={radius}")
+    check_positive(radius, "radius")
 
     def project(z: torch.Tensor) -> torch.Tensor:
         norm = z.norm(dim=-1, keepdim=True)

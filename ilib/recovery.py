@@ -15,6 +15,7 @@ from typing import Optional
 
 import torch
 
+from ._checks import check_nonneg, check_positive_int
 from .device import SeedLike, make_generator, randn
 from .operators import LinearOperator
 from .optim import minimize, project_ball
@@ -44,8 +45,7 @@ class CSGMResult:
 
 def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_penalty: float = 0.0):
     r"""The per-restart objective :math:`z \mapsto \|y - A G(z)\|^2 + \lambda\|z\|^2` for latents ``(B, R, k)``."""
-    if latent_penalty < 0:
-        raise ValueError(f"latent_penalty must be non-negative, got latent_penalty={latent_penalty}")
+    check_nonneg(latent_penalty, "latent_penalty")
     yy = y.unsqueeze(1)
 
     def fun(z: torch.Tensor) -> torch.Tensor:
@@ -107,8 +107,7 @@ def csgm(
         raise ValueError(
             f"operator acts on R^{operator.in_dim} but the generator outputs R^{generator.output_dim}"
         )
-    if int(restarts) != restarts or restarts < 1:
-        raise ValueError(f"restarts must be a positive integer, got restarts={restarts}")
+    check_positive_int(restarts, "restarts")
     B, k = y.shape[0], generator.latent_dim
     if z0 is None:
         g = make_generator(seed)

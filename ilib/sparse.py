@@ -27,8 +27,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ._checks import check_elements, check_int, check_positive, check_positive_int, check_probability
 from .device import SeedLike, make_generator, randn
-from .operators import LinearOperator, MatrixOperator, _positive_int
+from .operators import LinearOperator, MatrixOperator
 
 
 def soft_threshold(u: torch.Tensor, theta) -> torch.Tensor:
@@ -140,7 +141,7 @@ def _check_lasso(operator: LinearOperator, y: torch.Tensor, lam, iters, record_a
     if operator.batch > 1 and y.shape[0] != operator.batch:
         raise ValueError(f"y holds {y.shape[0]} problems but the operator holds {operator.batch}")
     _check_weight(lam, y.shape[0])
-    iters = _positive_int(iters, "iters")
+    iters = check_positive_int(iters, "iters")
     if L is not None:
         t = torch.as_tensor(L, dtype=torch.float64)
         if t.numel() not in (1, y.shape[0]) or not bool(torch.isfinite(t).all()) or not bool((t > 0).all()):
@@ -286,13 +287,8 @@ def basis_pursuit_admm(A, y: torch.Tensor, *, iters: int = 2000, rho: float = 1.
     if not isinstance(y, torch.Tensor) or y.dim() != 2 or y.shape[1] != A.out_dim or (A.batch > 1 and y.shape[0] != A.batch):
         raise ValueError(f"y must have shape (B, m) = ({A.batch if A.batch > 1 else 'B'}, {A.out_dim}) to match A, "
                          f"got {tuple(getattr(y, 'shape', ()))}")
-    iters = _positive_int(iters, "iters")
-    try:
-        ok = math.isfinite(float(rho)) and float(rho) > 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"rho must be finite and positive, got rho={rho!r}")
+    iters = check_positive_int(iters, "iters")
+    check_positive(rho, "rho")
     M = A.matrix()
     chol = torch.linalg.cholesky(M @ M.transpose(1, 2))
     Mt = M.transpose(1, 2)
@@ -338,8 +334,7 @@ def sparse_signals(
     batch: int, n: int, k: int, *, seed: SeedLike = 0, dtype=torch.float64, device="cpu"
 ) -> torch.Tensor:
     """``batch`` signals in R^n with exactly ``k`` non-zeros at uniform positions, N(0, 1) values."""
-    if not 0 <= k <= n:
-        raise ValueError(f"k must satisfy 0 <= k <= n, got k={k}, n={n}")
+    check_int(k, "k", lo=0, hi=n)
     g = make_generator(seed)
     vals = randn(batch, n, generator=g, dtype=dtype, device=device)
     order = torch.rand(batch, n, generator=g, dtype=torch.float64).argsort(dim=1)
@@ -370,8 +365,7 @@ def statistical_dimension_l1(eps: float) -> float:
     """
     from scipy.optimize import minimize_scalar
 
-    if not 0 <= eps <= 1:
-        raise ValueError(f"eps = k/n must lie in [0, 1], got {eps}")
+    check_probability(eps, "eps")  # eps = k/n
     if eps == 0:
         return 0.0
     if eps == 1:

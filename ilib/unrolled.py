@@ -36,6 +36,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ._checks import (
+    check_choice, check_elements, check_in_range, check_nonneg, check_positive, check_positive_int, check_probability, check_tensor,
+)
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .operators import MatrixOperator
 from .sparse import SolverResult, _check_depths, _check_weight, _result, fista, ista, lasso_cost, soft_threshold
@@ -50,23 +53,8 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- checks
-def _positive_int(name: str, v) -> int:
-    if isinstance(v, bool) or int(v) != v or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {name}={v!r}")
-    return int(v)
-
-
-def _nonneg(name: str, v) -> None:
-    t = torch.as_tensor(v, dtype=torch.float64)
-    if torch.isnan(t).any() or (t < 0).any():
-        raise ValueError(f"{name} must be non-negative, got {name}={v!r}")
-
-
 def _check_D(D: torch.Tensor) -> None:
-    if not isinstance(D, torch.Tensor) or D.dim() != 2:
-        raise ValueError(f"D must be a 2-d tensor (m, n), got {type(D).__name__} of shape {getattr(D, 'shape', None)}")
-    if not D.dtype.is_floating_point:
-        raise ValueError(f"D must be floating point, got dtype {D.dtype}")
+    check_tensor(D, "D", dim=2, dtype="floating")
 
 
 def _check_y(D: torch.Tensor, y: torch.Tensor) -> None:
@@ -83,7 +71,7 @@ def gaussian_dictionary(
     Drawn with :meth:`ilib.MatrixOperator.gaussian` (float64 on the CPU), so the
     same seed gives the same matrix on every device. Shape ``(m, n)``.
     """
-    m, n = _positive_int("m", m), _positive_int("n", n)
+    m, n = check_positive_int(m, "m"), check_positive_int(n, "n")
     A = MatrixOperator.gaussian(m, n, seed=seed, dtype=torch.float64, device="cpu").A[0]
     A = A / A.norm(dim=0, keepdim=True)
     return A.to(device=resolve_device(device), dtype=resolve_dtype(dtype))
@@ -93,9 +81,8 @@ def bernoulli_gaussian(
     batch: int, n: int, p: float, *, seed: SeedLike = 0, dtype: DTypeLike = None, device: DeviceLike = "auto"
 ) -> torch.Tensor:
     r"""Codes :math:`x_i = b_i g_i`, :math:`b_i \sim \mathrm{Bernoulli}(p)`, :math:`g_i \sim \mathcal{N}(0, 1)`, shape ``(batch, n)``."""
-    batch, n = _positive_int("batch", batch), _positive_int("n", n)
-    if not 0 <= p <= 1:
-        raise ValueError(f"p (the Bernoulli probability) must lie in [0, 1], got p={p}")
+    batch, n = check_positive_int(batch, "batch"), check_positive_int(n, "n")
+    p = check_probability(p, "p")
     g = make_generator(seed)
     vals = randn(batch, n, generator=g, dtype=torch.float64, device="cpu")
     mask = rand(batch, n, generator=g, dtype=torch.float64, device="cpu") < p
@@ -131,7 +118,7 @@ def lasso_signals(D: torch.Tensor, batch: int, *, seed: SeedLike = 0) -> torch.T
     ``reg`` then means :math:`\lambda = \mathrm{reg}\cdot\lambda_{\max}`. Shape ``(batch, m)``.
     """
     _check_D(D)
-    batch = _positive_int("batch", batch)
+    batch = check_positive_int(batch, "batch")
     g = make_generator(seed)
     z = randn(batch, D.shape[1], generator=g, dtype=D.dtype, device=D.device)
     y = z @ D.T
@@ -191,8 +178,8 @@ def lasso_reference(D: torch.Tensor, y: torch.Tensor, lam, *, iters: int = 3000,
     """
     _check_D(D)
     _check_y(D, y)
-    _nonneg("lam", lam)
-    iters = _positive_int("iters", iters)
+    check_elements(lam, "lam", 0)
+    iters = check_positive_int(iters, "iters")
     D64, y64 = D.double(), y.double()
     op = MatrixOperator(D64)
     L = lipschitz(D64).reshape(1)
@@ -289,10 +276,10 @@ def oracle_ista(
     _check_D(D)
     _check_y(D, y)
     _check_weight(lam, y.shape[0])
-    iters = _positive_int("iters", iters)
+    iters = check_positive_int(iters, "iters")
     depths = _check_depths(record_at, iters)
     if max_support is not None:
-        _positive_int("max_support", max_support)
+        check_positive_int(max_support, "max_support")
     B, n = y.shape[0], D.shape[1]
     lamc = torch.as_tensor(lam, dtype=D.dtype, device=D.device).reshape(-1, 1)
     L = lipschitz(D)
@@ -399,9 +386,9 @@ def mutual_coherence(D: torch.Tensor) -> float:
 # --------------------------------------------------------------------------- support selection
 def ss_schedule(layers: int, p: float = 1.2, maxp: float = 13.0) -> list[float]:
     r"""Support-selection percentages :math:`q_k = \min(p(k+1), q_{\max})`, k = 0..K-1 (ALISTA code)."""
-    layers = _positive_int("layers", layers)
-    if p < 0 or maxp < 0:
-        raise ValueError(f"p and maxp must be non-negative, got p={p}, maxp={maxp}")
+    layers = check_positive_int(layers, "layers")
+    check_nonneg(p, "p")
+    check_nonneg(maxp, "maxp")
     return [min(p * (k + 1), maxp) for k in range(layers)]
 
 
@@ -413,8 +400,7 @@ def support_selection(u: torch.Tensor, theta, q: float) -> torch.Tensor:
     shrinkage; all others get :math:`\eta_\theta`. The selection is treated as a
     constant for gradients. ``q = 0`` is plain soft thresholding.
     """
-    if not 0 <= q <= 100:
-        raise ValueError(f"q (a percentage) must lie in [0, 100], got q={q}")
+    check_in_range(q, "q", 0, 100)
     k = int(q * u.shape[-1] / 100.0)
     shrunk = soft_threshold(u, theta)
     if k == 0:
@@ -437,10 +423,8 @@ class Unrolled(nn.Module):
     def __init__(self, D: torch.Tensor, layers: int, lam: float):
         super().__init__()
         _check_D(D)
-        self.layers = _positive_int("layers", layers)
-        if not lam > 0:
-            raise ValueError(f"lam must be positive (it sets the initial thresholds), got lam={lam}")
-        self.lam = float(lam)
+        self.layers = check_positive_int(layers, "layers")
+        self.lam = check_positive(lam, "lam")  # it sets the initial thresholds
         self.register_buffer("D", D.detach().clone())
         self.register_buffer("L", lipschitz(D.detach()).reshape(()))
 
@@ -544,9 +528,7 @@ class ALISTA(Unrolled):
             raise ValueError(f"W must have the shape of D {tuple(self.D.shape)}, got {tuple(W.shape)}")
         self.register_buffer("W", W.detach().clone())
         self.register_buffer("WtD", (W.T @ self.D).detach())
-        if not gamma0 > 0:
-            raise ValueError(f"gamma0 must be positive, got gamma0={gamma0}")
-        self.log_gamma = self._log_param(float(gamma0))
+        self.log_gamma = self._log_param(check_positive(gamma0, "gamma0"))
         self.log_theta = self._log_param(self.lam / self.L)
         self.q = ss_schedule(self.layers, p, maxp) if support_selection else [0.0] * self.layers
 
@@ -653,24 +635,20 @@ def train(
     ``milestones`` of the run (the official ALISTA schedule decays by 0.2 and 0.02).
     Mini-batches are drawn from ``seed`` without touching global state.
     """
-    steps = _positive_int("steps", steps)
-    batch = _positive_int("batch", batch)
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got lr={lr}")
-    if objective not in ("layers", "last"):
-        raise ValueError(f"objective must be 'layers' or 'last', got objective={objective!r}")
+    steps = check_positive_int(steps, "steps")
+    batch = check_positive_int(batch, "batch")
+    check_positive(lr, "lr")
+    check_choice(objective, "objective", ("layers", "last"))
     _check_y(model.D, y)
     if x is not None and (x.shape[0] != y.shape[0] or x.shape[-1] != model.n):
         raise ValueError(f"x must have shape ({y.shape[0]}, {model.n}), got {tuple(x.shape)}")
     if x is None:
         if lam is None:
             raise ValueError("lam (the Lasso weight) is required for unsupervised training (x=None)")
-        _nonneg("lam", lam)
+        check_elements(lam, "lam", 0)
     if f_star is not None and f_star.shape != (y.shape[0],):
         raise ValueError(f"f_star must have shape ({y.shape[0]},), got {tuple(f_star.shape)}")
-    scalar_lr = lr if scalar_lr is None else scalar_lr
-    if not scalar_lr > 0:
-        raise ValueError(f"scalar_lr must be positive, got scalar_lr={scalar_lr}")
+    scalar_lr = lr if scalar_lr is None else check_positive(scalar_lr, "scalar_lr")
     g = make_generator(seed)
     scalars = [q for q in model.parameters() if q.dim() <= 1]
     matrices = [q for q in model.parameters() if q.dim() > 1]
@@ -740,8 +718,8 @@ def nmse_experiment(
     ``"learned"`` (``{name: nmse per layer 0..K}``), ``"train_seconds"``,
     ``"train_loss"`` (``{name: loss curve}``) and ``"models"`` (the trained modules).
     """
-    layers = _positive_int("layers", layers)
-    depth = layers if classical_depth is None else _positive_int("classical_depth", classical_depth)
+    layers = check_positive_int(layers, "layers")
+    depth = layers if classical_depth is None else check_positive_int(classical_depth, "classical_depth")
     g = make_generator(seed)
     depths = list(range(depth + 1))
     classical: dict = {}
@@ -788,10 +766,8 @@ def lasso_depth_experiment(
     :math:`L_{S^k}` of the supports its own iterates reach on the test set are
     returned as well.
     """
-    layers = _positive_int("layers", layers)
-    if not reg > 0:
-        raise ValueError(f"reg must be positive, got reg={reg}")
-    lam = float(reg)
+    layers = check_positive_int(layers, "layers")
+    lam = check_positive(reg, "reg")
     g = make_generator(seed)
     # F* of the training signals only weights the layers of the loss, so a quarter of the iterations suffices
     f_train = lasso_reference(D, y_train, lam, iters=max(100, ref_iters // 4)).objective[-1]

@@ -54,6 +54,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._checks import check_choice, check_int, check_int_list, check_nonneg_int, check_positive, check_positive_int
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, resolve_device, resolve_dtype
 from .record import atomic_write_bytes, atomic_write_text
 
@@ -99,21 +100,14 @@ class TrainConfig:
     storage: str = "float16"
 
     def __post_init__(self):
-        if int(self.latent) != self.latent or self.latent < 1:
-            raise ValueError(f"latent must be a positive integer, got latent={self.latent}")
-        if len(self.hidden) < 1 or any(int(h) != h or h < 1 for h in self.hidden):
-            raise ValueError(f"hidden must list positive integer widths, got hidden={self.hidden}")
-        if int(self.epochs) != self.epochs or self.epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got epochs={self.epochs}")
-        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got batch_size={self.batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got lr={self.lr}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got seed={self.seed}")
-        if self.storage not in _STORAGE:
-            raise ValueError(f"storage must be one of {sorted(_STORAGE)}, got storage={self.storage!r}")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        check_positive_int(self.latent, "latent")
+        hidden = check_int_list(self.hidden, "hidden")
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive(self.lr, "lr")
+        check_nonneg_int(self.seed, "seed")
+        check_choice(self.storage, "storage", sorted(_STORAGE))
+        object.__setattr__(self, "hidden", tuple(hidden))
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -149,8 +143,7 @@ class VAE(nn.Module):
 
     def __init__(self, n: int, config: TrainConfig = DEFAULT_CONFIG, *, seed: SeedLike = 0):
         super().__init__()
-        if int(n) != n or n < 1:
-            raise ValueError(f"n (image dimension) must be a positive integer, got n={n}")
+        check_positive_int(n, "n")  # the image dimension
         hs = list(config.hidden)
         enc = [n] + hs
         dec = [config.latent] + hs[::-1] + [n]
@@ -222,8 +215,8 @@ def train_vae(
         raise ValueError(f"train_x must have shape (N, n), got {tuple(train_x.shape)}")
     if float(train_x.min()) < 0 or float(train_x.max()) > 1:
         raise ValueError("train_x must hold pixel values in [0, 1]")
-    if steps is not None and (int(steps) != steps or steps < 1):
-        raise ValueError(f"steps must be a positive integer, got steps={steps}")
+    if steps is not None:
+        check_positive_int(steps, "steps")
     x_all = train_x.detach().to(device="cpu", dtype=torch.float32)
     N, n = x_all.shape
     g = make_generator(config.seed)
@@ -322,8 +315,7 @@ class MLPGenerator:
 
     def block(self, i: int, h: torch.Tensor) -> torch.Tensor:
         """Apply block ``i`` (0-based) to ``h`` of shape ``(..., widths[i])``."""
-        if not 0 <= i < self.depth:
-            raise ValueError(f"block index must lie in [0, {self.depth}), got {i}")
+        check_int(i, "i", lo=0, hi=self.depth - 1)  # the block index
         if h.shape[-1] != self.widths[i]:
             raise ValueError(f"block {i} takes inputs of width {self.widths[i]}, got shape {tuple(h.shape)}")
         pre = F.linear(h, self.weights[i], self.biases[i])
@@ -335,8 +327,7 @@ class MLPGenerator:
 
     def head(self, z: torch.Tensor, layer: int) -> torch.Tensor:
         """:math:`h_\\ell = G_\\ell \\circ \\cdots \\circ G_1(z)`, the output of the first ``layer`` blocks."""
-        if not 0 <= layer <= self.depth:
-            raise ValueError(f"layer must lie in [0, {self.depth}], got layer={layer}")
+        check_int(layer, "layer", lo=0, hi=self.depth)
         h = z
         for i in range(layer):
             h = self.block(i, h)
@@ -344,8 +335,7 @@ class MLPGenerator:
 
     def tail(self, h: torch.Tensor, layer: int) -> torch.Tensor:
         """:math:`G_L \\circ \\cdots \\circ G_{\\ell+1}(h)`: the network run from layer ``layer`` on."""
-        if not 0 <= layer <= self.depth:
-            raise ValueError(f"layer must lie in [0, {self.depth}], got layer={layer}")
+        check_int(layer, "layer", lo=0, hi=self.depth)
         for i in range(layer, self.depth):
             h = self.block(i, h)
         return h

@@ -304,7 +304,7 @@ def test_bad_input_fails_fast_naming_the_parameter():
         ilib.GaussianOperator.random(0, 10)
     with pytest.raises(ValueError, match=r"m_values|m >= 1"):
         srec.nested_operators(10, [0, 4])
-    with pytest.raises(ValueError, match=r"m >= 1"):
+    with pytest.raises(ValueError, match=r"m_values\[0\] must be an integer >= 1"):
         srec.linear_experiment(10, [2], [0], trials=2)
     wrong = ilib.GaussianOperator.random(5, 11, batch=2, seed=0, **F64)
     for fn in (srec.relu_k2_gamma, srec.adversarial_gamma):
