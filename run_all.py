@@ -76,7 +76,7 @@ def main() -> int:
 
         os.chdir(ROOT)
         return pytest.main(argv[1:])
-    from ilib.runner import main as run
+    from ilib.harness.runner import main as run
 
     return run(argv)
 

@@ -1,15 +1,19 @@
 """ilib: an executable companion to compressed sensing with deep generative priors.
 
 The public API is re-exported here; notebooks import only from ``ilib``.
+Importing it has no side effects beyond imports: threads, devices and output
+folders are set by :func:`ilib.notebook.start` (from the runner's context).
 """
 
 __version__ = "0.1.0"
 
-from .device import make_generator, rand, randn, resolve_device, resolve_dtype, set_threads, spawn
+from .claims import Claim, Estimate
+from .device import Stream, make_generator, rand, randn, resolve_device, resolve_dtype, set_threads, spawn, stream
 from .generators import LinearGenerator, ReLUGenerator
-from .operators import GaussianOperator, LinearOperator, MatrixOperator, dot_test
+from .operators import GaussianOperator, IdentityOperator, LinearOperator, MatrixOperator, dot_test
 from .optim import OptimResult, minimize, project_ball
-from .params import ParameterError, resolve as resolve_parameters
+from .params import resolve as resolve_parameters
+from .profile import ParameterError, Profile, param
 from .record import Recorder
 from .recovery import CSGMResult, csgm, csgm_objective, relative_error
 from .sparse import (
@@ -29,10 +33,8 @@ from .sparse import (
     statistical_dimension_l1,
 )
 
-set_threads()  # honours ILIB_NUM_THREADS when set (run_all.py sets it for parallel workers)
-
-_TOPICAL = ("phase", "srec", "landscape", "onebit", "constructions", "inversion", "unrolled", "data", "vae", "ilo", "runner", "assignments",
-            "stats", "plotting")
+_TOPICAL = ("srec", "landscape", "onebit", "constructions", "inversion", "unrolled", "data", "vae", "ilo",
+            "notebook", "experiments", "stats", "plotting")
 
 
 def __getattr__(name):
@@ -45,9 +47,10 @@ def __getattr__(name):
 
 __all__ = [
     "__version__",
-    "make_generator", "rand", "randn", "resolve_device", "resolve_dtype", "set_threads", "spawn",
+    "Claim", "Estimate", "Profile", "param",
+    "Stream", "make_generator", "rand", "randn", "resolve_device", "resolve_dtype", "set_threads", "spawn", "stream",
     "LinearGenerator", "ReLUGenerator",
-    "GaussianOperator", "LinearOperator", "MatrixOperator", "dot_test",
+    "GaussianOperator", "IdentityOperator", "LinearOperator", "MatrixOperator", "dot_test",
     "OptimResult", "minimize", "project_ball",
     "ParameterError", "resolve_parameters",
     "Recorder",

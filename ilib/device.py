@@ -6,14 +6,15 @@ Every random object in :mod:`ilib` takes either an integer seed or a
 
 from __future__ import annotations
 
+import hashlib
 import os
+from dataclasses import dataclass
 from typing import Union
 
 import torch
 
 DeviceLike = Union[str, torch.device, None]
 DTypeLike = Union[str, torch.dtype, None]
-SeedLike = Union[int, torch.Generator]
 
 _DTYPES = {
     "float32": torch.float32,
@@ -63,10 +64,85 @@ def resolve_dtype(dtype: DTypeLike = None) -> torch.dtype:
     raise ValueError(f"dtype={dtype!r} is not one of {sorted(_DTYPES)} or a torch floating dtype")
 
 
+_SEED_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A named random stream: a seed derived from a master seed and a path of names.
+
+    ``Stream(seed, ("a",))`` is what a notebook's ``nb.stream("a")`` returns.
+    Its numbers depend only on the master seed and the names, never on how many
+    other streams were made before it or in which order, so adding or reordering
+    a notebook's sections never shifts another section's numbers.
+
+    A stream is a seed, not a state: every :meth:`generator` call starts the same
+    sequence again, and every function taking a seed accepts a stream. Derive
+    independent sub-streams with :meth:`child`.
+
+    Examples
+    --------
+    >>> s = Stream(0, ("a",))
+    >>> s.child("k=2") == Stream(0, ("a", "k=2"))
+    True
+    >>> bool(torch.equal(torch.randn(3, generator=s.generator()), torch.randn(3, generator=s.generator())))
+    True
+    >>> s.seed_value == Stream(0, ("b",)).seed_value
+    False
+    """
+
+    master: int
+    path: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if isinstance(self.master, bool) or not isinstance(self.master, int) or not 0 <= self.master <= _SEED_MAX:
+            raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {self.master!r}")
+        if not isinstance(self.path, tuple) or not all(isinstance(p, str) and p for p in self.path):
+            raise ValueError(f"stream names must be non-empty strings, got {self.path!r}")
+
+    def child(self, name: str) -> "Stream":
+        """The sub-stream ``name`` of this stream."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"stream name must be a non-empty string, got {name!r}")
+        return Stream(self.master, self.path + (name,))
+
+    @property
+    def seed_value(self) -> int:
+        """The integer seed: SHA-256 of the master seed and the names, as a 63-bit integer."""
+        if not self.path:
+            return self.master
+        text = "\x1f".join((str(self.master), *self.path)).encode()
+        return int.from_bytes(hashlib.sha256(text).digest()[:8], "big") & _SEED_MAX
+
+    def generator(self) -> torch.Generator:
+        """A fresh CPU :class:`torch.Generator` at the start of this stream."""
+        g = torch.Generator(device="cpu")
+        g.manual_seed(self.seed_value)
+        return g
+
+    def numpy(self):
+        """A fresh :class:`numpy.random.Generator` at the start of this stream."""
+        import numpy as np
+
+        return np.random.default_rng(self.seed_value)
+
+    def __str__(self) -> str:
+        return "/".join((str(self.master), *self.path))
+
+
+SeedLike = Union[int, torch.Generator, Stream]
+
+
+def stream(seed: int, *names: str) -> Stream:
+    """The stream ``names`` of master seed ``seed`` (see :class:`Stream`)."""
+    return Stream(seed, tuple(names))
+
+
 def make_generator(seed: SeedLike, device: DeviceLike = "cpu") -> torch.Generator:
     """Return a :class:`torch.Generator` seeded with ``seed``.
 
-    Passing a generator returns it unchanged, so functions can accept either.
+    Passing a generator returns it unchanged, so functions can accept either;
+    a :class:`Stream` gives a fresh generator at the start of the stream.
     ``seed`` must be a non-negative integer (``0`` is a seed like any other).
 
     Random numbers in :mod:`ilib` are drawn on the CPU from this generator and
@@ -75,10 +151,12 @@ def make_generator(seed: SeedLike, device: DeviceLike = "cpu") -> torch.Generato
     """
     if isinstance(seed, torch.Generator):
         return seed
+    if isinstance(seed, Stream):
+        return seed.generator()
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int or a torch.Generator, not {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got seed={seed}")
+        raise TypeError(f"seed must be an int, a Stream or a torch.Generator, not {type(seed).__name__}")
+    if not 0 <= seed <= _SEED_MAX:
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got seed={seed}")
     g = torch.Generator(device="cpu")
     g.manual_seed(seed)
     return g
@@ -116,14 +194,11 @@ def rand(
 
 
 def set_threads(n: int | None = None) -> int:
-    """Set torch's intra-op threads (``ILIB_NUM_THREADS`` if ``n`` is None) and return it."""
+    """Set torch's intra-op thread count to ``n`` (``None``: leave it) and return the count in force."""
     if n is None:
-        env = os.environ.get("ILIB_NUM_THREADS")
-        if not env:
-            return torch.get_num_threads()
-        n = int(env)
-    if n < 1:
-        raise ValueError(f"number of threads must be >= 1, got {n}")
+        return torch.get_num_threads()
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"number of threads must be a positive integer, got {n!r}")
     torch.set_num_threads(n)
     return n
 

@@ -671,3 +671,29 @@ def dot_test(
             f"|difference| = {diff[b].item():.3e} > atol + rtol * scale = {atol:g} + {rtol:g} * {scale[b].item():.3e}"
         )
     return lhs, rhs
+
+
+class IdentityOperator(LinearOperator):
+    r"""The identity on :math:`\mathbb{R}^n`, shared by any batch (projection onto a range is CSGM with :math:`A = I`)."""
+
+    def __init__(self, n: int, *, dtype: DTypeLike = None, device: DeviceLike = "auto"):
+        self.batch, self.in_dim = 1, check_positive_int(n, "n")
+        self.out_dim = self.in_dim
+        self._dtype, self._device = resolve_dtype(dtype), resolve_device(device)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        return y
+
+    def __repr__(self) -> str:
+        return f"IdentityOperator(n={self.in_dim})"

@@ -1,4 +1,7 @@
-"""Notebook parameters: profiles and validation that fails fast with the parameter's name.
+"""Legacy notebook parameters: name-based validation for notebooks not yet on :class:`ilib.Profile`.
+
+Notebooks on the harness declare their parameters in a :class:`ilib.profile.Profile`;
+this module serves the notebooks that have not moved yet and goes with the last of them.
 
 A notebook's papermill ``parameters`` cell declares ``profile``, ``seed`` and
 its tunable parameters with default ``None``. :func:`resolve` fills every
@@ -35,8 +38,7 @@ _RATE = re.compile(r"^(lr|\w+_lr)$")
 _LIST_SUFFIX = re.compile(r"^(?P<stem>\w+?)(_values|_list)$")
 
 
-class ParameterError(ValueError):
-    """A notebook parameter is unknown or has a bad value."""
+from .profile import ParameterError  # noqa: E402  (one error type for both ways of declaring parameters)
 
 
 def _is_int(v: Any) -> bool:

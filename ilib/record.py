@@ -1,16 +1,20 @@
 """Figures and results: atomic writes with provenance.
 
 Every notebook makes one :class:`Recorder`. It saves each figure as PDF and PNG
-under ``figures/<notebook>/`` and writes ``figures/<notebook>/results.json``
-with the measured values, the parameters, the seed, versions, the git commit
-and a list of verdicts ``{"claim", "predicted", "measured", "agrees"}``.
+under ``<root>/<notebook>/`` and writes ``<root>/<notebook>/results.json``
+with the measured values, the parameters, the seed, versions, the git commit,
+section timings and the verdicts of the notebook's declared claims.
 
-The output root is ``$ILIB_FIGURES_DIR`` when set (``run_all.py`` sets it),
-else ``figures/`` at the top of the repository.
+Where outputs go is decided in one place, :func:`run_context`: the runner
+(``run_all.py``) hands every notebook a context naming its private staging
+folder and run key; a notebook run any other way (papermill, nbconvert,
+JupyterLab) writes under ``build/interactive/<profile>/figures/`` and never
+touches the committed ``figures/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -19,8 +23,9 @@ import platform
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -71,9 +76,42 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def figures_root() -> Path:
-    env = os.environ.get("ILIB_FIGURES_DIR")
-    return Path(env) if env else REPO_ROOT / "figures"
+CONTEXT_VARIABLE = "ILIB_RUN"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the runner tells a notebook: where to write, the run key, the thread count.
+
+    Read from the environment variable ``ILIB_RUN`` (JSON) by :func:`run_context`,
+    the only place in :mod:`ilib` that reads it.
+    """
+
+    out: Optional[Path] = None
+    run_key: Optional[str] = None
+    threads: Optional[int] = None
+
+    def to_env(self) -> dict[str, str]:
+        data = {"out": None if self.out is None else str(self.out), "run_key": self.run_key, "threads": self.threads}
+        return {CONTEXT_VARIABLE: json.dumps(data)}
+
+
+def run_context() -> RunContext:
+    """The runner's context, or an empty one outside ``run_all.py``."""
+    text = os.environ.get(CONTEXT_VARIABLE)
+    if not text:
+        return RunContext()
+    data = json.loads(text)
+    return RunContext(out=None if data.get("out") is None else Path(data["out"]), run_key=data.get("run_key"),
+                      threads=data.get("threads"))
+
+
+def figures_root(profile: str = "paper") -> Path:
+    """The output root: the runner's staging folder, else ``build/interactive/<profile>/figures``."""
+    ctx = run_context()
+    if ctx.out is not None:
+        return ctx.out
+    return REPO_ROOT / "build" / "interactive" / profile / "figures"
 
 
 def git_commit(root: Path = REPO_ROOT) -> str | None:
@@ -111,7 +149,7 @@ def versions() -> dict[str, str]:
 
 
 class Recorder:
-    """Collects a notebook's figures, measured values and verdicts.
+    """Collects a notebook's figures, measured values, section timings and verdicts.
 
     Parameters
     ----------
@@ -126,20 +164,26 @@ class Recorder:
         ``"smoke"`` or ``"paper"``.
     root : path, optional
         Output root; default :func:`figures_root`.
+    claims : sequence of ilib.claims.Claim, optional
+        The claims the notebook's experiment module declares; :meth:`finish`
+        reports any that was never evaluated.
     """
 
-    def __init__(self, notebook: str, *, parameters: dict, seed: int, profile: str, root: Path | None = None):
+    def __init__(self, notebook: str, *, parameters: dict, seed: int, profile: str, root: Path | None = None,
+                 claims=()):
         if not notebook or "/" in notebook:
             raise ValueError(f"notebook must be a plain name, got {notebook!r}")
         self.notebook = notebook
         self.parameters = dict(parameters)
         self.seed = seed
         self.profile = profile
-        self.dir = Path(root) if root is not None else figures_root() / notebook
+        self.dir = Path(root) / notebook if root is not None else figures_root(profile) / notebook
         self.dir.mkdir(parents=True, exist_ok=True)
         self.values: dict[str, Any] = {}
         self.verdicts: list[dict] = []
         self.figures: list[str] = []
+        self.timings: dict[str, float] = {}
+        self.claims = list(claims)
         self._t0 = time.perf_counter()
         self._started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -166,10 +210,39 @@ class Recorder:
         self.values[name] = to_jsonable(value)
         return value
 
-    def verdict(self, claim: str, predicted: Any, measured: Any, agrees: bool, **detail: Any) -> dict:
-        """Record whether a theoretical statement showed up in the data.
+    @contextlib.contextmanager
+    def timed(self, section: str):
+        """``with rec.timed("a"):`` records the section's wall time in seconds."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[section] = round(self.timings.get(section, 0.0) + time.perf_counter() - t0, 3)
 
-        ``agrees`` must be computed from the measurement, never typed in.
+    def check(self, claim, result: Any, case: Optional[str] = None) -> dict:
+        """Evaluate a declared claim on ``result`` and record its verdict.
+
+        The rule, prediction and tolerance are the claim's own
+        (:class:`ilib.claims.Claim`); the notebook only says what it applies to.
+        """
+        from .claims import Claim
+
+        if not isinstance(claim, Claim):
+            raise TypeError(f"claim must be an ilib.claims.Claim declared in the experiment module, got {claim!r}")
+        if self.claims and claim not in self.claims:
+            raise ValueError(f"claim {claim.id!r} is not declared by this notebook's experiment module")
+        v = claim.evaluate(result, case)
+        if any(w.get("id") == v["id"] and w.get("case") == v["case"] for w in self.verdicts):
+            raise ValueError(f"claim {claim.id!r} was already evaluated for case {case!r}")
+        self.verdicts.append(v)
+        return v
+
+    def verdict(self, claim: str, predicted: Any, measured: Any, agrees: bool, **detail: Any) -> dict:
+        """Record a verdict defined in the notebook itself (legacy notebooks only).
+
+        Notebooks on the harness declare their claims in their experiment
+        module and call :meth:`check`; verdicts recorded here appear on the
+        scoreboard as unclassified.
         """
         v = {
             "claim": claim,
@@ -182,23 +255,35 @@ class Recorder:
         self.verdicts.append(v)
         return v
 
+    def missing_claims(self) -> list[str]:
+        """Ids of declared claims that were never evaluated."""
+        seen = {v.get("id") for v in self.verdicts}
+        return [c.id for c in self.claims if c.id not in seen]
+
     def as_dict(self) -> dict:
         device = "cuda" if torch.cuda.is_available() else "cpu"
+        verdicts = list(self.verdicts)
+        for c in self.claims:
+            if c.id in self.missing_claims():
+                verdicts.append({"id": c.id, "case": None, "kind": c.kind, "source": c.source, "claim": c.statement,
+                                 "rule": c.rule.describe(), "predicted": None, "measured": None, "interval": None,
+                                 "agrees": False, "status": "not evaluated"})
         return {
             "notebook": self.notebook,
             "profile": self.profile,
             "seed": self.seed,
             "parameters": to_jsonable(self.parameters),
             "values": self.values,
-            "verdicts": self.verdicts,
+            "verdicts": verdicts,
             "figures": self.figures,
+            "timings": self.timings,
             "versions": versions(),
             "git_commit": git_commit(),
             "device": device,
             "torch_threads": torch.get_num_threads(),
             "started": self._started,
             "wall_time_s": round(time.perf_counter() - self._t0, 3),
-            "run_key": os.environ.get("ILIB_RUN_KEY"),
+            "run_key": run_context().run_key,
         }
 
     def write(self) -> Path:
@@ -206,3 +291,45 @@ class Recorder:
         path = self.dir / "results.json"
         atomic_write_text(path, json.dumps(self.as_dict(), indent=2, sort_keys=False) + "\n")
         return path
+
+    def finish(self) -> Path:
+        """Write ``results.json`` and print the verdict table, theorem checks apart from the rest."""
+        path = self.write()
+        print(verdict_table(self.as_dict()["verdicts"]))
+        print(f"\nresults: {path}")
+        return path
+
+
+def verdict_table(verdicts: list[dict]) -> str:
+    """The verdicts as text, grouped by kind (theorem, sanity, finding, unclassified)."""
+    groups = {"theorem": "theorem checks", "sanity": "sanity checks", "finding": "findings", None: "unclassified"}
+    lines = []
+    for kind, title in groups.items():
+        rows = [v for v in verdicts if v.get("kind") == kind]
+        if not rows:
+            continue
+        ok = sum(v["agrees"] for v in rows)
+        lines.append(f"{title}: {ok} of {len(rows)} agree")
+        for v in rows:
+            mark = {"n/a": "n/a ", "not evaluated": "MISS"}.get(v.get("status"), "ok  " if v["agrees"] else "NO  ")
+            lines.append(f"  {mark} {v['claim']}")
+            if v.get("status") in ("n/a", "not evaluated"):
+                continue
+            lines.append(f"       predicted {format_value(v['predicted'])}; measured {format_value(v['measured'])}"
+                         + (f" in {format_value(v['interval'])} ({v.get('method')})" if v.get("interval") else "")
+                         + (f"; rule: {v['rule']}" if v.get("rule") else ""))
+    return "\n".join(lines) if lines else "no verdicts recorded"
+
+
+def format_value(value: Any, digits: int = 4) -> str:
+    """A number, list or text with sensible precision for tables."""
+    if isinstance(value, float):
+        if value != value or value in (math.inf, -math.inf):
+            return str(value)
+        if value == 0 or 1e-3 <= abs(value) < 1e5:
+            return f"{value:.{digits}g}"
+        return f"{value:.{max(1, digits - 1)}e}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(format_value(v, digits) for v in value[:8])
+        return f"[{inner}{', …' if len(value) > 8 else ''}]"
+    return str(value)

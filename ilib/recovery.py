@@ -72,6 +72,7 @@ def csgm(
     radius: Optional[float] = None,
     init_std: float = 1.0,
     z0: Optional[torch.Tensor] = None,
+    polish: int = 0,
     seed: SeedLike = 0,
 ) -> CSGMResult:
     r"""Solve ``B`` CSGM problems with ``restarts`` random starts each, in one batch.
@@ -96,6 +97,10 @@ def csgm(
         Constrain :math:`\|z\| \le r` (the Lipschitz form of the theorem).
     z0 : torch.Tensor, optional
         Explicit starts, shape ``(B, R, k)``; overrides ``restarts`` and ``seed``.
+    polish : int
+        After the first-order solve, up to this many local least-squares steps
+        on every restart (:func:`polish_local`): exact on a piecewise-linear
+        generator once the activation region is right. 0 disables it.
     seed : int or torch.Generator
         Seeds the random starts.
     """
@@ -124,12 +129,61 @@ def csgm(
         negate_every=negate_every,
         project=None if radius is None else project_ball(radius),
     )
-    best = res.loss.argmin(dim=1)
+    zr, loss = res.x, res.loss
+    if polish:
+        if radius is not None:
+            raise ValueError("polish is not available with a radius constraint (the local solve is unconstrained)")
+        zr, loss = polish_local(y, operator, generator, zr, steps=polish, latent_penalty=latent_penalty)
+    best = loss.argmin(dim=1)
     idx = torch.arange(B, device=y.device)
-    z = res.x[idx, best]
+    z = zr[idx, best]
     with torch.no_grad():
         x = generator(z.unsqueeze(1)).squeeze(1)
-    return CSGMResult(z=z, x=x, loss=res.loss[idx, best], restart_loss=res.loss, restart_z=res.x, flips=res.flips)
+    return CSGMResult(z=z, x=x, loss=loss[idx, best], restart_loss=loss, restart_z=zr, flips=res.flips)
+
+
+def polish_local(y: torch.Tensor, operator: LinearOperator, generator, z: torch.Tensor, *, steps: int = 3,
+                 latent_penalty: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Local least-squares steps on the activation region: exact CSGM on a piecewise-linear generator.
+
+    A bias-free ReLU network is linear on each activation region,
+    :math:`G(z) = \Lambda_z z` (Hand & Voroninski 2018), so on the region of the
+    current iterate the CSGM objective is a least-squares problem with the
+    closed-form solution
+
+    .. math::
+
+        z^+ = \arg\min_w \|y - A\Lambda_z w\|^2 + \lambda\|w\|^2 .
+
+    Each step solves it (in float64) for every row of ``z`` (shape ``(B, R, k)``)
+    and keeps :math:`z^+` only where the true objective decreases, so the loss
+    never increases. Once the region is right, one step lands on the exact
+    minimiser; this removes the first-order optimiser's floor. Returns the new
+    latents and their losses ``(B, R)``.
+    """
+    if int(steps) != steps or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got steps={steps}")
+    fun = csgm_objective(y, operator, generator, latent_penalty)
+    z = z.detach().clone()
+    with torch.no_grad():
+        loss = fun(z)
+        B, R, k = z.shape
+        yy = y.to(torch.float64).unsqueeze(1).expand(B, R, -1)
+        for _ in range(int(steps)):
+            L = generator.local_linear_map(z)  # (B, R, n, k)
+            M = operator(L.transpose(-1, -2)).transpose(-1, -2).to(torch.float64)  # (B, R, m, k)
+            rhs = yy
+            if latent_penalty:
+                eye = (latent_penalty**0.5) * torch.eye(k, dtype=torch.float64, device=z.device).expand(B, R, k, k)
+                M = torch.cat([M, eye], dim=-2)
+                rhs = torch.cat([yy, torch.zeros(B, R, k, dtype=torch.float64, device=z.device)], dim=-1)
+            cand = torch.linalg.lstsq(M, rhs.unsqueeze(-1), driver="gelsd" if z.device.type == "cpu" else None)
+            cand = cand.solution.squeeze(-1).to(z.dtype)
+            new = fun(cand)
+            better = new < loss
+            z = torch.where(better.unsqueeze(-1), cand, z)
+            loss = torch.where(better, new, loss)
+    return z, loss
 
 
 def relative_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

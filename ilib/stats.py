@@ -533,6 +533,7 @@ def binomial_interval(successes, trials, *, ci: float = 0.95, method: str = "wil
             centre = (p + z * z / (2 * n)) / denom
             half = z / denom * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
             lo, hi = np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+            lo, hi = np.where(k == 0, 0.0, lo), np.where(k == n, 1.0, hi)  # exact at the ends (no rounding residue)
         else:
             lo = np.where(k > 0, special.betaincinv(k, n - k + 1, alpha / 2), 0.0)
             hi = np.where(k < n, special.betaincinv(k + 1, n - k, 1 - alpha / 2), 1.0)

@@ -555,7 +555,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--epochs", type=int, default=DEFAULT_CONFIG.epochs)
     p.add_argument("--seed", type=int, default=DEFAULT_CONFIG.seed)
     p.add_argument("--weights-dir", default=None, help="default: $ILIB_WEIGHTS_DIR or the package's ilib/weights/")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default $ILIB_NUM_THREADS or torch's)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = p.parse_args(argv)
     set_threads(args.threads)
     config = dataclasses.replace(DEFAULT_CONFIG, epochs=args.epochs, seed=args.seed)

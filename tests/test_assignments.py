@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ilib import assignments
+from ilib.harness import assignments
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -115,9 +115,9 @@ def _tiny_source(tmp_path):
     params.metadata["tags"] = ["parameters"]
     prompt = nbformat.v4.new_markdown_cell("**Exercise (easy): `crossing`.** ...")
     prompt.metadata["tags"] = ["exercise-prompt"]
-    sol = nbformat.v4.new_code_cell("from ilib.phase import crossing as _c\n\n\ndef crossing(x, p, level=0.5):\n    return _c(x, p, level)")
+    sol = nbformat.v4.new_code_cell("from ilib.stats import crossing as _c\n\n\ndef crossing(x, p, level=0.5):\n    return _c(x, p, level)")
     sol.metadata["tags"] = ["solution"]
-    sol.metadata["exercise"] = {"name": "crossing", "difficulty": "easy", "reference": "ilib.phase:crossing",
+    sol.metadata["exercise"] = {"name": "crossing", "difficulty": "easy", "reference": "ilib.stats:crossing",
                                 "cases": ["([1, 2], [0.0, 1.0])"], "hint": "interpolate"}
     nb.cells = [params, prompt, sol, nbformat.v4.new_code_cell("print(crossing([1, 2], [0.0, 1.0]))")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -35,8 +35,44 @@ def test_notebook_is_saved_clean_with_a_parameters_cell(path):
     src = params[0].source
     assert 'profile = "paper"' in src and "seed = " in src
     assert nb.cells[0].cell_type == "markdown", "a notebook opens with its statement"
-    assert any("rec.write()" in c.source for c in nb.cells if c.cell_type == "code")
-    assert any(f'Recorder("{path.stem}"' in c.source or "Recorder(" in c.source for c in nb.cells)
+    if _on_harness(path):
+        assert any(f'ilib.notebook.start("{path.stem}"' in c.source for c in nb.cells if c.cell_type == "code")
+        assert any("nb.finish()" in c.source for c in nb.cells if c.cell_type == "code")
+    else:
+        assert any("rec.write()" in c.source for c in nb.cells if c.cell_type == "code")
+        assert any(f'Recorder("{path.stem}"' in c.source or "Recorder(" in c.source for c in nb.cells)
+
+
+def _on_harness(path):
+    from ilib.harness.runner import profile_class
+
+    return profile_class(path) is not None
+
+
+HARNESS = [p for p in NOTEBOOKS if _on_harness(p)]
+
+
+@pytest.mark.parametrize("path", HARNESS, ids=[p.stem for p in HARNESS])
+def test_a_harness_notebook_names_each_parameter_once_and_keeps_cells_short(path):
+    """The parameters cell assigns profile, seed and exactly the Profile's parameters, each once, to None;
+    no code cell is longer than 25 lines; no criterion is written in the notebook (claims live in ilib)."""
+    import ast
+
+    from ilib.harness.runner import profile_class
+
+    nb = nbformat.read(path, as_version=4)
+    (params,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    names = []
+    for node in ast.parse(params.source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, ast.unparse(node)
+        names.append(node.targets[0].id)
+        if node.targets[0].id not in ("profile", "seed"):
+            assert isinstance(node.value, ast.Constant) and node.value.value is None, ast.unparse(node)
+    assert names == ["profile", "seed", *profile_class(path).names()]
+    for c in nb.cells:
+        if c.cell_type == "code":
+            assert len(c.source.splitlines()) <= 25, f"a code cell of {len(c.source.splitlines())} lines:\n{c.source[:200]}"
+            assert "rec.verdict(" not in c.source and "Claim(" not in c.source, "claims are declared in ilib"
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +97,9 @@ def test_notebook_runs_in_the_smoke_profile(smoke_run, path):
         assert data["profile"] == "smoke" and data["figures"] and data["verdicts"]
         for v in data["verdicts"]:
             assert set(v) >= {"claim", "predicted", "measured", "agrees"} and isinstance(v["agrees"], bool)
+            if _on_harness(path):
+                assert v["kind"] in ("theorem", "sanity", "finding") and v["source"] and v["rule"]
+                assert v["status"] != "not evaluated", f"declared claim {v['id']} was never evaluated"
         for f in data["figures"]:
             assert (tmp / "figures" / name / f).stat().st_size > 0
 

@@ -36,6 +36,7 @@ def _registry():
         "lowpass_dct": O.SubsampledDCTOperator.lowpass(8, 10, **F64),
         "composed": O.ComposedOperator(gauss, idct),
         "adjoint": O.AdjointOperator(gauss),
+        "identity": O.IdentityOperator(9, **F64),
         "adjoint_of_composed": O.AdjointOperator(O.ComposedOperator(O.MaskOperator.random(64, 30, seed=6, **F64), idct)),
         "onebit_gaussian_rows": ilib.onebit.gaussian_rows(6, 9, batch=2, seed=1, **F64),
         "srec_nested": ilib.srec.nested_operators(12, [4, 8], batch=2, seed=2, **F64)[0],

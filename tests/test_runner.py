@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ilib import runner
+from ilib.harness import runner
 
 PARAMS = 'profile = "paper"\nseed = 0\nm = None\n'
 GOOD = """
@@ -93,7 +93,7 @@ def test_a_failed_rerun_keeps_the_last_good_figures(books):
     [
         (["-p", "mm", "3"], "does not declare parameter"),
         (["-p", "m", "0"], "'m' must be a positive integer"),
-        (["-p", "noise", "-1"], "'noise' must be a non-negative"),
+        (["-p", "noise", "-1"], r"does not declare parameter\(s\) \['noise'\]"),
         (["-j", "0"], "jobs"),
     ],
 )
@@ -119,3 +119,49 @@ def test_parse_value():
     assert runner.parse_value("[5, 10]") == [5, 10]
     assert runner.parse_value("0.5") == 0.5
     assert runner.parse_value("hello") == "hello"
+
+
+PARITY = """
+import ilib
+P = ilib.resolve_parameters(profile, {"smoke": dict(m=2), "paper": dict(m=3)}, seed=seed, m=m)
+rec = ilib.Recorder(NAME, parameters=P, seed=seed, profile=profile)
+rec.verdict("the seed is even", 0, seed % 2, seed % 2 == 0)
+rec.write()
+"""
+
+
+def test_seeds_runs_each_notebook_once_per_seed_and_counts_agreement(tmp_path, capsys):
+    nb = _notebook(tmp_path / "parity.ipynb", PARITY)
+    rc = runner.main(["--seeds", "0", "1", "2", str(nb), "--build", str(tmp_path / "b"), "--no-progress",
+                      "--profile", "smoke"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "parity [seed 0]" in out and "parity [seed 2]" in out
+    assert "2/3" in out  # seeds 0 and 2 agree
+    for s in (0, 1, 2):
+        data = json.loads((tmp_path / "b" / "seeds" / f"seed-{s}" / "figures" / "parity" / "results.json").read_text())
+        assert data["seed"] == s
+    assert (tmp_path / "b" / "seeds" / "scoreboard.md").exists()
+
+
+def test_a_theorem_claim_that_holds_on_seed_0_only_is_fragile():
+    def outcome(seed, agrees, kind="theorem"):
+        return runner.Outcome(notebook="nb", seed=seed, verdicts=[
+            {"notebook": "nb", "id": "c", "case": None, "kind": kind, "claim": "c holds", "predicted": 0,
+             "measured": 0, "agrees": agrees}])
+
+    rows = runner.claim_rows([outcome(0, True), outcome(1, False), outcome(2, False)])
+    assert rows[0]["agree"] == 1 and rows[0]["runs"] == 3 and rows[0]["fragile"]
+    rows = runner.claim_rows([outcome(0, True), outcome(1, True), outcome(2, False)])
+    assert not rows[0]["fragile"]
+    rows = runner.claim_rows([outcome(0, True, "finding"), outcome(1, False, "finding"), outcome(2, False, "finding")])
+    assert not rows[0]["fragile"]
+    text = runner.format_scoreboard([outcome(0, True), outcome(1, False), outcome(2, False)])
+    assert "FRAGILE" in text and "theorem checks" in text
+
+
+def test_seeds_and_notebook_numbers_are_told_apart():
+    a = runner.parse_args(["--seeds", "0", "1", "2", "01", "03"])
+    assert a.seeds == [0, 1, 2] and a.notebooks == ["01", "03"]
+    a = runner.parse_args(["01", "--seeds", "3", "--profile", "smoke"])
+    assert a.seeds == [3] and a.notebooks == ["01"] and a.profile == "smoke"

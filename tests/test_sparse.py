@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ilib
-from ilib import phase
+from ilib.experiments import csgm_phase_transition as ex
 
 
 def _lasso_problem(B=3, m=30, n=60, k=5, seed=0):
@@ -73,7 +73,7 @@ def test_statistical_dimension_is_increasing_and_the_weak_threshold_has_its_know
 
 def test_l1_recovery_succeeds_inside_and_fails_outside_the_donoho_tanner_region():
     """n = 100: at delta = 0.5 the threshold is rho_W = 0.386; rho = 0.15 succeeds, rho = 0.75 fails."""
-    d = phase.l1_diagram(100, [0.5], [0.15, 0.75], trials=10, iters=3000, seed=0, device="cpu")
+    d = ex.l1_diagram(100, [0.5], [0.15, 0.75], trials=10, iters=3000, stream=0, device="cpu")
     assert d.success[0, 0] >= 0.9
     assert d.success[0, 1] <= 0.1
 
