@@ -325,7 +325,12 @@ BAD = [
 @pytest.mark.parametrize("args, message", BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_bad_input_is_refused_before_any_kernel_starts_naming_it(tmp_path, args, message, monkeypatch):
     started = []
-    monkeypatch.setattr(runner, "run_one", lambda *a, **k: started.append(a) or runner.Outcome(notebook="x", status="ok"))
+
+    def execute(tasks, todo, outcomes, bar, **kw):
+        started.extend(todo)
+        outcomes.update({i: runner.Outcome(notebook=tasks[i].path.stem, status="ok") for i in todo})
+
+    monkeypatch.setattr(runner, "execute", execute)
     full = _args(tmp_path, *NB01, *args)
     if message is None:
         assert runner.main(full) == 0

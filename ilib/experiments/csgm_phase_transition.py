@@ -35,6 +35,7 @@ from ..claims import AtLeast, AtMost, Claim, Covers, Estimate, Overlaps
 from ..device import DeviceLike, SeedLike, make_generator, randn, resolve_device
 from ..generators import ReLUGenerator
 from ..operators import IdentityOperator, MatrixOperator
+from ..parallel import map_tasks
 from ..profile import Profile as _Profile
 from ..profile import param
 from ..recovery import csgm, polish_local, relative_error
@@ -249,6 +250,26 @@ def in_region_ambiguity(G: ReLUGenerator, op: MatrixOperator, z_star: torch.Tens
         return (t * move / x).cpu().numpy()
 
 
+def _transition_task(job: dict) -> Transition:
+    widths_, m_values = job.pop("widths"), job.pop("m_values")
+    return csgm_transition(widths_, m_values, **job)
+
+
+def csgm_transitions(widths_list: Sequence[Sequence[int]], m_values: Sequence[int], *, streams: Sequence, trials: int,
+                     restarts: int, steps: int, lr: float, negate_every: int, polish: int,
+                     device: DeviceLike = "auto") -> list[Transition]:
+    """:func:`csgm_transition` for several architectures, each with its own stream, as tasks of one sweep.
+
+    On the runner's Dask cluster (:func:`ilib.parallel.map_tasks`) each architecture is a task; otherwise they run
+    here in turn. The results are the same either way.
+    """
+    if len(streams) != len(widths_list):
+        raise ValueError(f"streams must hold one stream per architecture, got {len(streams)} for {len(widths_list)}")
+    jobs = [dict(widths=list(w), m_values=list(m_values), trials=trials, restarts=restarts, steps=steps, lr=lr,
+                 negate_every=negate_every, polish=polish, stream=s, device=str(device)) for w, s in zip(widths_list, streams)]
+    return map_tasks(_transition_task, jobs)
+
+
 @dataclass(frozen=True)
 class ArchitectureSweep:
     """Transitions at one latent dimension for several output dimensions and depths; ``reference`` indexes the base."""
@@ -277,11 +298,9 @@ def architecture_sweep(k: int, m_values: Sequence[int], *, hidden: int, n: int, 
     ref = widths(k, hidden, n, 2)
     if ref not in unique:
         unique.append(ref)
-    out = tuple(
-        csgm_transition(c, m_values, trials=trials, restarts=restarts, steps=steps, lr=lr, negate_every=negate_every,
-                        polish=polish, stream=stream.child("-".join(map(str, c))), device=device)
-        for c in unique
-    )
+    out = tuple(csgm_transitions(unique, m_values, streams=[stream.child("-".join(map(str, c))) for c in unique],
+                                 trials=trials, restarts=restarts, steps=steps, lr=lr, negate_every=negate_every,
+                                 polish=polish, device=device))
     return ArchitectureSweep(transitions=out, reference=unique.index(ref))
 
 

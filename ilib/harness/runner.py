@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import argparse
 import ast
-import concurrent.futures as cf
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -35,11 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..params import PROFILES, ParameterError, check
-from ..record import REPO_ROOT, RunContext, atomic_write_text, format_value
+from ..record import REPO_ROOT, atomic_write_bytes, atomic_write_text, format_value
 from . import cachekey
 from .outputs import OutputFolder, OutputLocked
-from .process import kill_tree
-from .worker import ERROR, PROGRESS
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 DEFAULT_TIMEOUT = {"smoke": 300, "paper": 1800}
@@ -100,19 +96,8 @@ def scoped_overrides(pairs: list[tuple[str, str]], notebooks: list[Path]) -> dic
     return out
 
 
-# --------------------------------------------------------------------------- processes
-_RUNNING: dict[int, subprocess.Popen] = {}
-_RUNNING_LOCK = threading.Lock()
+# --------------------------------------------------------------------------- stopping
 STOP = threading.Event()
-
-
-def stop_all() -> None:
-    """Set the stop flag and end every running worker (called from the signal handler)."""
-    STOP.set()
-    with _RUNNING_LOCK:
-        procs = list(_RUNNING.values())
-    for proc in procs:
-        kill_tree(proc, grace=1.0)
 
 
 # --------------------------------------------------------------------------- one notebook
@@ -128,13 +113,6 @@ class Outcome:
     outputs: list = field(default_factory=list)
 
 
-def read_progress(workdir: Path) -> dict | None:
-    try:
-        return json.loads((workdir / PROGRESS).read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def describe_progress(p: dict | None) -> str:
     if not p:
         return "starting the kernel"
@@ -148,96 +126,73 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def run_one(path: Path, *, profile: str, overrides: dict, out: OutputFolder, build: Path, timeout: float,
-            threads: int, force: bool, environment: str, seed: int | None = None,
-            progress: dict | None = None) -> Outcome:
-    """Run one notebook in a worker (or serve it from the cache) and swap its outputs in on success."""
-    stem = path.stem
-    outcome = Outcome(notebook=stem, seed=seed)
-    params = {"profile": profile, **overrides}
-    key = cachekey.run_key(path, profile, overrides, threads=threads, environment=environment)
-    if not force and out.cached(stem, key):
-        outcome.status = "cached"
-        outcome.outputs = out.produced(stem)
-        return outcome
-    if STOP.is_set():
-        outcome.status = "INTERRUPTED"
-        outcome.message = "not started"
-        return outcome
-    staging = out.staging(stem)
-    executed = build / "executed" / f"{stem}.ipynb"
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    workdir = build / "work" / f"{stem}-{out.run_id}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    job = {"notebook": str(path), "executed": str(workdir / f"{stem}.ipynb"), "parameters": params,
-           "cwd": str(path.parent), "workdir": str(workdir), "parent": os.getpid()}
-    atomic_write_text(workdir / "job.json", json.dumps(job))
-    env = dict(os.environ)
-    env.update(RunContext(out=staging, run_key=key, threads=threads).to_env())
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-        env[var] = str(threads)
-    env.update(MPLBACKEND="Agg", PYTHONHASHSEED="0")
-    t0 = time.perf_counter()
-    with open(workdir / "worker.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "ilib.harness.worker", str(workdir / "job.json")], env=env,
-                                start_new_session=True, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_ROOT))
-    with _RUNNING_LOCK:
-        _RUNNING[proc.pid] = proc
-    rc, why = None, None
-    try:
-        while True:
-            try:
-                rc = proc.wait(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            if progress is not None:
-                progress[stem if seed is None else f"{stem}[{seed}]"] = describe_progress(read_progress(workdir))
-            if STOP.is_set():
-                why = "INTERRUPTED"
-                break
-            if time.perf_counter() - t0 > timeout:
-                why = "TIMEOUT"
-                break
-    finally:
-        if proc.poll() is None:
-            kill_tree(proc)
-        with _RUNNING_LOCK:
-            _RUNNING.pop(proc.pid, None)
-        if progress is not None:
-            progress.pop(stem if seed is None else f"{stem}[{seed}]", None)
-        partial = workdir / f"{stem}.ipynb"
-        if partial.exists():
-            os.replace(partial, executed)
-    outcome.wall = time.perf_counter() - t0
-    if why is not None or rc != 0:
-        out.record(stem, failed=True)
-        import shutil
+@dataclass
+class Task:
+    """One notebook x seed x profile: what runs, where its outputs go, and its key."""
 
-        shutil.rmtree(staging, ignore_errors=True)
+    path: Path
+    seed: int | None
+    out: OutputFolder
+    build: Path
+    overrides: dict
+    key: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.path.stem if self.seed is None else f"{self.path.stem}[{self.seed}]"
+
+
+def task_payload(t: Task, *, profile: str, threads: int, timeout: float, run_id: str, scheduler: str | None) -> dict:
+    """What :func:`ilib.harness.worker.run_task` needs, self-contained so that any worker can run it."""
+    return {"stem": t.path.stem, "label": t.label, "source": t.path.read_bytes(),
+            "parameters": {"profile": profile, **t.overrides}, "key": t.key, "threads": threads, "timeout": timeout,
+            "stop_event": f"ilib-stop-{run_id}", "progress_queue": f"ilib-progress-{run_id}", "scheduler": scheduler}
+
+
+def finish_task(t: Task, result: dict, timeout: float) -> Outcome:
+    """Write a task's returned files into a private staging folder and swap them in (only on success)."""
+    stem = t.path.stem
+    outcome = Outcome(notebook=stem, seed=t.seed, wall=float(result.get("wall", 0.0)))
+    executed = t.build / "executed" / f"{stem}.ipynb"
+    if result.get("executed"):
+        atomic_write_bytes(executed, result["executed"])
+    progress = describe_progress(result.get("progress"))
+    why, rc = result.get("why"), result.get("rc")
     if why == "TIMEOUT":
+        t.out.record(stem, failed=True)
         outcome.status = "TIMEOUT"
-        outcome.message = (f"ran past the {timeout:.0f} s limit in {describe_progress(read_progress(workdir))}; "
-                           f"executed notebook: {_rel(executed)}")
+        outcome.message = f"ran past the {timeout:.0f} s limit in {progress}; executed notebook: {_rel(executed)}"
         return outcome
-    if why == "INTERRUPTED" or STOP.is_set() and rc != 0:
+    if why == "INTERRUPTED":
+        t.out.record(stem, failed=True)
         outcome.status = "INTERRUPTED"
-        outcome.message = f"stopped in {describe_progress(read_progress(workdir))}"
+        outcome.message = f"stopped in {progress}"
         return outcome
     if rc != 0:
+        t.out.record(stem, failed=True)
         outcome.status = "FAILED"
-        try:
-            info = json.loads((workdir / ERROR).read_text())
+        info = result.get("error")
+        if info:
             cell = info.get("cell")
             where = f"cell {cell} ({info.get('first_line', '')})" if cell is not None else "before any cell ran"
             evalue = (info.get("evalue") or "").strip().splitlines()
             outcome.message = f"{where}: {info.get('ename')}: {evalue[-1] if evalue else ''}; executed notebook: {_rel(executed)}"
-        except (OSError, ValueError):
-            tail = (workdir / "worker.log").read_text(errors="replace").strip().splitlines()[-3:]
+        else:
+            tail = (result.get("log") or "").strip().splitlines()[-3:]
             outcome.message = " | ".join(tail) or f"exit status {rc}"
         return outcome
-    outcome.outputs = out.swap_in(staging)
-    out.record(stem, outcome.outputs, failed=False)
+    staging = t.out.staging(stem)
+    try:
+        for rel, data in result["files"].items():
+            atomic_write_bytes(staging / rel, data)
+        outcome.outputs = t.out.swap_in(staging)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        t.out.record(stem, failed=True)
+        raise
+    t.out.record(stem, outcome.outputs, failed=False)
     outcome.status = "ok"
     return outcome
 
@@ -436,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", type=Path, default=None, help="output folder (default figures/ for paper, build/smoke/figures for smoke)")
     p.add_argument("--build", type=Path, default=None, help="folder for executed notebooks (default build/<profile>)")
     p.add_argument("--list", action="store_true", help="list the notebooks, their parameters with each profile's value and meaning, then stop")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on an existing Dask cluster (e.g. tcp://host:8786; default $ILIB_SCHEDULER, else a local "
+                        "cluster of -j worker processes)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -548,24 +506,29 @@ def main(argv: list[str] | None = None) -> int:
             check_overrides(nb, args.profile, {**overrides[nb], "seed": s}, params)
 
     timeout = args.timeout or DEFAULT_TIMEOUT[args.profile]
+    folders: dict[Path, OutputFolder] = {}
+    tasks: list[Task] = []
+
+    def folder(root: Path) -> OutputFolder:
+        root = root.resolve()
+        if root not in folders:
+            folders[root] = OutputFolder(root)
+        return folders[root]
+
     if args.seeds is None:
-        figures = (args.figures or (REPO_ROOT / "figures" if args.profile == "paper" else REPO_ROOT / "build" / "smoke" / "figures")).resolve()
+        figures = args.figures or (REPO_ROOT / "figures" if args.profile == "paper" else REPO_ROOT / "build" / "smoke" / "figures")
         build = (args.build or REPO_ROOT / "build" / args.profile).resolve()
-        tasks = [(nb, None, figures, build, overrides[nb]) for nb in notebooks]
+        tasks = [Task(nb, None, folder(figures), build, overrides[nb]) for nb in notebooks]
         report_dir = build
     else:
         base = (args.build or REPO_ROOT / "build" / args.profile).resolve() / "seeds"
-        tasks = []
         for s in args.seeds:
-            root = (args.figures.resolve() / f"seed-{s}") if args.figures else base / f"seed-{s}" / "figures"
-            tasks += [(nb, s, root, base / f"seed-{s}", {**overrides[nb], "seed": s}) for nb in notebooks]
+            root = (args.figures / f"seed-{s}") if args.figures else base / f"seed-{s}" / "figures"
+            tasks += [Task(nb, s, folder(root), base / f"seed-{s}", {**overrides[nb], "seed": s}) for nb in notebooks]
         report_dir = base
-    check_memory(tasks, args.profile, jobs)
-    folders = {}
-    for _, _, fig, bld, _ in tasks:
-        if fig not in folders:
-            folders[fig] = OutputFolder(fig)
-        OutputFolder(bld).check_writable()
+    check_memory([(t.path, t.seed, None, None, t.overrides) for t in tasks], args.profile, jobs)
+    for t in tasks:
+        OutputFolder(t.build).check_writable()
     locked = []
     try:
         for f in folders.values():
@@ -579,11 +542,20 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: {exc}") from None
 
     environment = cachekey.environment_digest()
+    outcomes: dict[int, Outcome] = {}
+    todo = []
+    for i, t in enumerate(tasks):
+        t.key = cachekey.run_key(t.path, args.profile, t.overrides, threads=threads, environment=environment)
+        if not args.force and t.out.cached(t.path.stem, t.key):
+            outcomes[i] = Outcome(notebook=t.path.stem, seed=t.seed, status="cached", outputs=t.out.produced(t.path.stem))
+        else:
+            todo.append(i)
+
     handlers = {}
 
     def on_signal(signum, frame):
         print(f"\n{signal.Signals(signum).name}: stopping every notebook ...", file=sys.stderr, flush=True)
-        stop_all()
+        STOP.set()
 
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -591,50 +563,24 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    outcomes: dict[int, Outcome] = {}
-    progress: dict[str, str] = {}
     bar = tqdm(total=len(tasks), desc=f"notebooks ({args.profile})", unit="nb", disable=args.no_progress, file=sys.stderr)
+    for i in outcomes:
+        bar.update(1)
+        bar.write(f"{'cached':8} {tasks[i].label}")
     try:
-        with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {
-                pool.submit(run_one, nb, profile=args.profile, overrides=ov, out=folders[fig], build=bld,
-                            timeout=timeout, threads=threads, force=args.force, environment=environment, seed=s,
-                            progress=progress): i
-                for i, (nb, s, fig, bld, ov) in enumerate(tasks)
-            }
-            pending = set(futures)
-            while pending:
-                done, pending = cf.wait(pending, timeout=1.0, return_when=cf.FIRST_COMPLETED)
-                if STOP.is_set():
-                    for fut in pending:
-                        fut.cancel()
-                for fut in done:
-                    i = futures[fut]
-                    nb, s = tasks[i][0], tasks[i][1]
-                    if fut.cancelled():
-                        o = Outcome(notebook=nb.stem, seed=s, status="INTERRUPTED", message="not started")
-                    else:
-                        try:
-                            o = fut.result()
-                        except Exception as exc:  # a bug in the runner itself must not stop the other notebooks
-                            o = Outcome(notebook=nb.stem, seed=s, status="FAILED",
-                                        message=f"runner error: {type(exc).__name__}: {exc}")
-                    outcomes[i] = o
-                    bar.update(1)
-                    bar.write(f"{o.status:8} {_label(o)} ({o.wall:.1f} s){': ' + o.message if o.message else ''}")
-                if progress and not args.no_progress:
-                    bar.set_postfix_str("; ".join(f"{k}: {v}" for k, v in sorted(progress.items()))[:150])
+        if todo and not STOP.is_set():
+            execute(tasks, todo, outcomes, bar, args=args, jobs=jobs, threads=threads, timeout=timeout)
     finally:
         bar.close()
         for f in folders.values():
             f.unlock()
         for sig, h in handlers.items():
             signal.signal(sig, h)
-    for i, (nb, s, *_rest) in enumerate(tasks):
-        outcomes.setdefault(i, Outcome(notebook=nb.stem, seed=s, status="INTERRUPTED", message="not started"))
+    for i, t in enumerate(tasks):
+        outcomes.setdefault(i, Outcome(notebook=t.path.stem, seed=t.seed, status="INTERRUPTED", message="not started"))
     ordered = [outcomes[i] for i in range(len(tasks))]
-    for o, task in zip(ordered, tasks):
-        _collect(o, task[2])
+    for o, t in zip(ordered, tasks):
+        _collect(o, t.out.root)
     interrupted = STOP.is_set()
     print()
     if interrupted:
@@ -645,8 +591,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(o.verdicts for o in ordered):
         atomic_write_text(report_dir / "scoreboard.md", scoreboard_markdown(ordered))
         atomic_write_text(report_dir / "scoreboard.json", json.dumps(claim_rows(ordered), indent=1, default=str) + "\n")
-    where = tasks[0][2] if args.seeds is None else report_dir
-    print(f"\nfigures in {where}; executed notebooks in {tasks[0][3] / 'executed' if args.seeds is None else report_dir}")
+    where = tasks[0].out.root if args.seeds is None else report_dir
+    print(f"\nfigures in {where}; executed notebooks in {tasks[0].build / 'executed' if args.seeds is None else report_dir}")
     if interrupted:
         return 130
     failed = [o for o in ordered if o.status not in ("ok", "cached")]
@@ -654,6 +600,71 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(failed)} notebook run(s) did not finish: {', '.join(_label(o) for o in failed)}")
         return 1
     return 0
+
+
+def execute(tasks: list[Task], todo: list[int], outcomes: dict, bar, *, args, jobs: int, threads: int,
+            timeout: float) -> None:
+    """Run the tasks ``todo`` on a Dask cluster (local by default) and finish each as it returns."""
+    from distributed import Event, Queue
+
+    from . import cluster as C
+    from .worker import run_task
+
+    run_id = f"{os.getpid()}-{time.time_ns()}"
+    with C.connect(args.scheduler, jobs) as (client, address):
+        try:
+            C.check_workers(client)
+        except C.WorkerMismatch as exc:
+            raise SystemExit(f"error: {exc}") from None
+        resources = C.notebook_resources(client)
+        stop = Event(f"ilib-stop-{run_id}", client=client)
+        queue = Queue(f"ilib-progress-{run_id}", client=client)
+        futures = {}
+        for i in todo:
+            payload = task_payload(tasks[i], profile=args.profile, threads=threads, timeout=timeout, run_id=run_id,
+                                   scheduler=address)
+            fut = client.submit(run_task, payload, key=f"ilib-{tasks[i].label}-{run_id}", pure=False,
+                                resources=resources, retries=0)
+            futures[fut] = i
+        progress: dict[str, str] = {}
+        pending = set(futures)
+        stopping_since = None
+        while pending:
+            done = {f for f in pending if f.done()}
+            for fut in done:
+                pending.discard(fut)
+                i = futures[fut]
+                t = tasks[i]
+                progress.pop(t.label, None)
+                if fut.cancelled() or (fut.status == "cancelled"):
+                    o = Outcome(notebook=t.path.stem, seed=t.seed, status="INTERRUPTED", message="not started")
+                else:
+                    try:
+                        o = finish_task(t, fut.result(), timeout)
+                    except Exception as exc:  # a bug in the runner or a lost worker must not stop the others
+                        t.out.record(t.path.stem, failed=True)
+                        o = Outcome(notebook=t.path.stem, seed=t.seed, status="FAILED",
+                                    message=f"{type(exc).__name__}: {exc}")
+                outcomes[i] = o
+                bar.update(1)
+                bar.write(f"{o.status:8} {_label(o)} ({o.wall:.1f} s){': ' + o.message if o.message else ''}")
+            if STOP.is_set():
+                if stopping_since is None:
+                    stopping_since = time.time()
+                    stop.set()
+                    for fut in pending:
+                        if fut.status == "pending":
+                            fut.cancel()
+                elif time.time() - stopping_since > 30:
+                    break  # workers that do not answer: closing the local cluster ends them
+            try:
+                for item in queue.get(batch=True):
+                    progress[item["label"]] = describe_progress(item["progress"])
+            except Exception:
+                pass
+            if progress and not args.no_progress:
+                bar.set_postfix_str("; ".join(f"{k}: {v}" for k, v in sorted(progress.items()))[:150])
+            time.sleep(0.3)
 
 
 if __name__ == "__main__":
