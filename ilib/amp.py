@@ -692,8 +692,9 @@ def lanczos_top(matvec: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor
 
     Builds the Krylov basis :math:`Q_j` of :math:`\{x_0, Mx_0, \dots\}` and the tridiagonal
     :math:`T = Q^\top MQ` for every batch entry at once (``x0`` of shape ``(T, C, p)``; ``matvec`` maps such a
-    batch to its products), then returns the top Ritz pair. Dense ``eigh`` of a ``p x p`` matrix costs
-    :math:`O(p^3)`; this costs ``iters`` batched products.
+    batch to its products), then returns the top Ritz pair. A column whose Krylov space becomes invariant (a
+    rank-deficient operator) stops growing there; its Ritz pairs are then exact. Dense ``eigh`` of a ``p x p``
+    matrix costs :math:`O(p^3)`; this costs ``iters`` batched products.
     """
     iters = check_positive_int(iters, "iters")
     check_tensor(x0, "x0", dim=3, dtype="floating")
@@ -701,18 +702,24 @@ def lanczos_top(matvec: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor
     basis = x0.new_zeros(*x0.shape[:-1], L, x0.shape[-1])  # (T, C, L, p)
     basis[..., 0, :] = x0 / x0.norm(dim=-1, keepdim=True)
     alphas, betas = [], []
+    dead = torch.zeros(x0.shape[:-1], dtype=torch.bool, device=x0.device)
+    eps = 100 * torch.finfo(x0.dtype).eps
+    far = -float(torch.finfo(x0.dtype).max) ** 0.5  # a decoupled, never-top Ritz value for exhausted columns
     for j in range(L):
         q = basis[..., j, :]
         w = matvec(q)
-        alphas.append((w * q).sum(-1))
+        scale = w.norm(dim=-1)
+        alphas.append(torch.where(dead, torch.full_like(scale, far), (w * q).sum(-1)))
         Qj = basis[..., : j + 1, :]
         for _ in range(2):  # full reorthogonalisation, twice
             w = w - ((Qj @ w.unsqueeze(-1)) * Qj).sum(-2)
         if j == L - 1:
             break
         b = w.norm(dim=-1)
+        dead = dead | (b <= eps * scale)  # the Krylov space is invariant: its Ritz pairs are exact
+        b = torch.where(dead, torch.zeros_like(b), b)
         betas.append(b)
-        basis[..., j + 1, :] = w / b.clamp_min(1e-30).unsqueeze(-1)
+        basis[..., j + 1, :] = torch.where(dead.unsqueeze(-1), torch.zeros_like(w), w / b.clamp_min(1e-30).unsqueeze(-1))
     Tm = torch.diag_embed(torch.stack(alphas, -1))
     if betas:
         off = torch.stack(betas, -1)
@@ -807,7 +814,8 @@ def _converged(q: np.ndarray, tol: float, window: int) -> np.ndarray:
 
 
 def spiked_amp(problem: SpikedWigner, *, iters: int, seed: SeedLike, prior=None, damping: float = 0.0,
-               init_scale: float = 1e-2, tol: float = 1e-4, window: int = 20, stop_early: bool = True) -> AMPResult:
+               init_scale: float = 1e-2, tol: float = 1e-4, window: int = 20, stop_early: bool = True,
+               init: Optional[torch.Tensor] = None) -> AMPResult:
     r"""Bayes-optimal AMP for the spiked Wigner model with a generative prior (A1; Lesieur, Krzakala & Zdeborová 2017),
     every instance and noise level in one batch:
 
@@ -816,7 +824,8 @@ def spiked_amp(problem: SpikedWigner, *, iters: int, seed: SeedLike, prior=None,
         B^t = \tfrac1\Delta\tfrac{Y}{\sqrt p}\hat v^t - \tfrac1\Delta\,\bar c^t\,\hat v^{t-1}, \qquad
         A^t = \frac{\|\hat v^t\|^2}{\Delta p}, \qquad (\hat v^{t+1}, \bar c^{t+1}) = \text{prior.step}(B^t, A^t),
 
-    from :math:`\hat v^0 =` ``init_scale`` :math:`\cdot\,\mathcal N(0, I)` (uninformative). ``damping`` mixes
+    from :math:`\hat v^0 =` ``init_scale`` :math:`\cdot\,\mathcal N(0, I)` (uninformative), or from ``init``
+    ``(T, C, p)`` when given (then ``seed`` is unused). ``damping`` mixes
     that fraction of the old estimate into the new one (0: none). With ``stop_early`` the run ends once every
     column has converged (checked every ``window`` iterations), else after ``iters``.
     """
@@ -826,7 +835,10 @@ def spiked_amp(problem: SpikedWigner, *, iters: int, seed: SeedLike, prior=None,
     D, p = problem.columns, problem.p
     prior.reset(D)
     delta = problem.deltas.view(1, -1)
-    v = init_scale * _start(problem, seed)
+    if init is None:
+        v = init_scale * _start(problem, seed)
+    else:
+        v = check_tensor(init, "init", shape=(problem.trials, D, p)).to(problem.xi.dtype).clone()
     v_prev = torch.zeros_like(v)
     c = torch.ones(problem.trials, D, dtype=v.dtype, device=v.device) * prior.rho_x
     mse, q = [], []

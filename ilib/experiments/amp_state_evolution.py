@@ -58,29 +58,29 @@ NUMERICAL_FLOOR = 1e-8
 class Profile(_Profile):
     """Parameters of notebook 10 (each declared once; see :mod:`ilib.profile`)."""
 
-    p: int = param(smoke=300, paper=2000, lo=20, doc="dimension p of the spiked Wigner matrices in (a)")
-    alpha_values: tuple[float, ...] = param(smoke=(2.0, 4.0), paper=(2.0, 4.0), lo=1, doc="alpha = p/k of the spiked priors")
+    p: int = param(smoke=200, paper=2000, lo=20, doc="dimension p of the spiked Wigner matrices in (a)")
+    alpha_values: tuple[float, ...] = param(smoke=(2.0, 4.0), paper=(2.0, 4.0), lo=1, doc="ratios p/k of the spiked priors")
     delta_values: tuple[float, ...] = param(smoke=(0.25, 0.5, 1.25, 2.0, 3.5, 7.0),
                                             paper=(0.25, 0.5, 0.75, 1.25, 1.5, 2.0, 2.5, 3.5, 5.0, 7.0),
                                             lo=0, lo_open=True, doc="noise levels Delta of (a)")
     trials: int = param(smoke=2, paper=4, lo=2, doc="independent instances (W, z, xi) in (a)")
     amp_iters: int = param(smoke=120, paper=300, lo=1, doc="cap on AMP iterations (spiked model)")
     lanczos_iters: int = param(smoke=40, paper=80, lo=2, doc="Lanczos steps of PCA and L-AMP")
-    se_points: int = param(smoke=10, paper=40, lo=3, doc="points of each state-evolution curve")
-    se_iters: int = param(smoke=1500, paper=4000, lo=10, doc="cap on state-evolution iterations")
-    fs_p_values: tuple[int, ...] = param(smoke=(100, 300), paper=(500, 1000, 2000), lo=20,
+    se_points: int = param(smoke=8, paper=40, lo=3, doc="points of each state-evolution curve")
+    se_iters: int = param(smoke=800, paper=4000, lo=10, doc="cap on state-evolution iterations")
+    fs_p_values: tuple[int, ...] = param(smoke=(100, 200), paper=(500, 1000, 2000), lo=20,
                                          doc="dimensions p of the finite-size study (c)")
     fs_alpha: float = param(smoke=2.0, paper=2.0, lo=1, doc="alpha of the finite-size study (linear prior)")
     fs_delta_fractions: tuple[float, ...] = param(smoke=(0.5, 0.75, 1.5), paper=(0.5, 0.65, 0.8, 1.5, 2.0),
                                                   lo=0, lo_open=True, doc="Delta / Delta_c of the finite-size study")
-    fs_trials: int = param(smoke=2, paper=6, lo=2, doc="instances per size in (c)")
-    n: int = param(smoke=300, paper=1000, lo=20, doc="signal dimension n of compressed sensing / phase retrieval (b)")
-    rho: float = param(smoke=0.25, paper=0.25, lo=0, hi=1, lo_open=True, hi_open=True, doc="rho = k/n in (b)")
+    fs_trials: int = param(smoke=2, paper=16, lo=2, doc="instances per size in (c)")
+    n: int = param(smoke=200, paper=1000, lo=20, doc="signal dimension n of compressed sensing / phase retrieval (b)")
+    rho: float = param(smoke=0.25, paper=0.25, lo=0, hi=1, lo_open=True, hi_open=True, doc="ratio k/n in (b)")
     glm_alpha_values: tuple[float, ...] = param(smoke=(0.05, 0.4, 1.0),
                                                 paper=(0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0),
-                                                lo=0, lo_open=True, doc="alpha = m/n of the GAMP runs in (b)")
-    glm_trials: int = param(smoke=2, paper=3, lo=2, doc="instances per alpha in (b)")
-    glm_iters: int = param(smoke=150, paper=400, lo=1, doc="cap on GAMP iterations")
+                                                lo=0, lo_open=True, doc="ratios m/n of the GAMP runs in (b)")
+    glm_trials: int = param(smoke=2, paper=5, lo=2, doc="instances per alpha in (b)")
+    glm_iters: int = param(smoke=100, paper=400, lo=1, doc="cap on GAMP iterations")
     damping: float = param(smoke=0.3, paper=0.3, lo=0, hi=1, hi_open=True, doc="GAMP output damping")
     noise: float = param(smoke=1e-4, paper=1e-4, lo=0, lo_open=True, doc="measurement noise variance of the GAMP runs")
 
