@@ -813,6 +813,27 @@ def _converged(q: np.ndarray, tol: float, window: int) -> np.ndarray:
     return np.abs(tail - tail[-1]).max(axis=0) < tol
 
 
+class _Trace:
+    """The per-iteration record of an AMP run (sign-free MSE against ``truth``, :math:`q = \|\hat x\|^2/n`) and its
+    stopping rule: stop once every column has converged, checked every ``window`` iterations."""
+
+    def __init__(self, truth: torch.Tensor, tol: float, window: int, stop_early: bool):
+        self.truth, self.tol, self.window, self.stop_early = truth, tol, window, stop_early
+        self.mse, self.q = [], []
+
+    def record(self, x: torch.Tensor) -> bool:
+        """Record the estimate ``x``; True when the run may stop."""
+        self.mse.append(sign_free_mse(x, self.truth).cpu().numpy())
+        self.q.append(((x * x).sum(-1) / x.shape[-1]).cpu().numpy())
+        n, w = len(self.q), self.window
+        return self.stop_early and n >= 2 * w and n % w == 0 and bool(_converged(np.stack(self.q), self.tol, w).all())
+
+    def result(self, x: torch.Tensor) -> AMPResult:
+        q = np.stack(self.q)
+        return AMPResult(estimate=x, mse=np.stack(self.mse), q=q, converged=_converged(q, self.tol, self.window),
+                         tol=self.tol, window=self.window)
+
+
 def spiked_amp(problem: SpikedWigner, *, iters: int, seed: SeedLike, prior=None, damping: float = 0.0,
                init_scale: float = 1e-2, tol: float = 1e-4, window: int = 20, stop_early: bool = True,
                init: Optional[torch.Tensor] = None) -> AMPResult:
@@ -841,8 +862,7 @@ def spiked_amp(problem: SpikedWigner, *, iters: int, seed: SeedLike, prior=None,
         v = check_tensor(init, "init", shape=(problem.trials, D, p)).to(problem.xi.dtype).clone()
     v_prev = torch.zeros_like(v)
     c = torch.ones(problem.trials, D, dtype=v.dtype, device=v.device) * prior.rho_x
-    mse, q = [], []
-    truth = problem.v
+    trace = _Trace(problem.v, tol, window, stop_early)
     for _ in range(iters):
         Bv = problem.matvec(v) / delta.unsqueeze(-1) - (c / delta).unsqueeze(-1) * v_prev
         A = (v * v).sum(-1) / (delta * p)
@@ -851,12 +871,9 @@ def spiked_amp(problem: SpikedWigner, *, iters: int, seed: SeedLike, prior=None,
             v_new = damping * v + (1 - damping) * v_new
             c_new = damping * c + (1 - damping) * c_new
         v_prev, v, c = v, v_new, c_new
-        mse.append(sign_free_mse(v, truth).cpu().numpy())
-        q.append(((v * v).sum(-1) / p).cpu().numpy())
-        if stop_early and len(q) >= 2 * window and len(q) % window == 0 and _converged(np.stack(q), tol, window).all():
+        if trace.record(v):
             break
-    mse, q = np.stack(mse), np.stack(q)
-    return AMPResult(estimate=v, mse=mse, q=q, converged=_converged(q, tol, window), tol=tol, window=window)
+    return trace.result(v)
 
 
 def gamp(A: torch.Tensor, y: torch.Tensor, prior, channel: Callable, *, iters: int, seed: SeedLike,
@@ -890,7 +907,7 @@ def gamp(A: torch.Tensor, y: torch.Tensor, prior, channel: Callable, *, iters: i
     c = torch.ones(T, C, dtype=A.dtype, device=A.device) * prior.rho_x
     g_prev = torch.zeros_like(y)
     At = A.transpose(-1, -2)
-    mse, q = [], []
+    trace = _Trace(truth, tol, window, stop_early)
     lam_prev = None
     for t in range(iters):
         V = c.unsqueeze(-1)
@@ -903,12 +920,9 @@ def gamp(A: torch.Tensor, y: torch.Tensor, prior, channel: Callable, *, iters: i
         B = g @ A + lam.unsqueeze(-1) * x
         x, c = prior.step(B, lam)
         g_prev, lam_prev = g, lam
-        mse.append(sign_free_mse(x, truth).cpu().numpy())
-        q.append(((x * x).sum(-1) / n).cpu().numpy())
-        if stop_early and len(q) >= 2 * window and len(q) % window == 0 and _converged(np.stack(q), tol, window).all():
+        if trace.record(x):
             break
-    mse, q = np.stack(mse), np.stack(q)
-    return AMPResult(estimate=x, mse=mse, q=q, converged=_converged(q, tol, window), tol=tol, window=window)
+    return trace.result(x)
 
 
 # ============================================================================================ state evolution

@@ -568,15 +568,19 @@ def _se_threshold(t: SpikedTheory):
     return _bracket(*t.delta_c_se)
 
 
-def _se_starts_agree(t: SpikedTheory):
-    ok = t.both_converged
+def _largest_gap(mse_u: np.ndarray, mse_i: np.ndarray, err: np.ndarray, ok: np.ndarray):
+    """The largest gap between the two starts' fixed points over the converged grid points, +- the runs' own
+    estimated distance to their fixed points (:attr:`ilib.amp.SETrace.error`)."""
     if not ok.any():
         return None
-    diff = np.abs(t.mse_uninformed - t.mse_informed)[ok]
-    err = (t.error_uninformed + t.error_informed)[ok]
+    diff, err = np.abs(mse_u - mse_i)[ok], err[ok]
     i = int(np.argmax(diff - err))
     return Estimate.interval(float(diff[i]), float(max(0.0, diff[i] - err[i])), float(diff[i] + err[i]),
                              "largest gap over the converged grid, +- the runs' estimated distance to their fixed points")
+
+
+def _se_starts_agree(t: SpikedTheory):
+    return _largest_gap(t.mse_uninformed, t.mse_informed, t.error_uninformed + t.error_informed, t.both_converged)
 
 
 def _cs_closed_form(t: GLMTheory):
@@ -602,14 +606,7 @@ def _perfect_gap(t: GLMTheory):
 
 def _starts_gap(c: TheoryCase):
     t, key = c.theory, (c.prior, c.channel)
-    ok = t.converged[key]
-    if not ok.any():
-        return None
-    diff = np.abs(t.mse_uninformed[key] - t.mse_informed[key])[ok]
-    err = t.error[key][ok]
-    i = int(np.argmax(diff - err))
-    return Estimate.interval(float(diff[i]), float(max(0.0, diff[i] - err[i])), float(diff[i] + err[i]),
-                             "largest gap over the converged grid, +- the runs' estimated distance to their fixed points")
+    return _largest_gap(t.mse_uninformed[key], t.mse_informed[key], t.error[key], t.converged[key])
 
 
 def _hard_points(t: GLMTheory, prior: str, channel: str) -> np.ndarray:
