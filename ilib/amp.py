@@ -814,7 +814,7 @@ def _converged(q: np.ndarray, tol: float, window: int) -> np.ndarray:
 
 
 class _Trace:
-    """The per-iteration record of an AMP run (sign-free MSE against ``truth``, :math:`q = \|\hat x\|^2/n`) and its
+    r"""The per-iteration record of an AMP run (sign-free MSE against ``truth``, :math:`q = \|\hat x\|^2/n`) and its
     stopping rule: stop once every column has converged, checked every ``window`` iterations."""
 
     def __init__(self, truth: torch.Tensor, tol: float, window: int, stop_early: bool):
