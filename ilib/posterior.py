@@ -302,8 +302,11 @@ class MixturePosterior:
         B, K, n = self.means.shape
         c = torch.multinomial(self.weights.detach().cpu().double(), num, replacement=True, generator=g).to(self.means.device)
         z = randn(B, num, n, generator=g, dtype=self.means.dtype, device=self.means.device)
-        evals, evecs = torch.linalg.eigh(self.covs)
-        root = (evecs * evals.clamp_min(0).sqrt().unsqueeze(-2)).expand(B, K, n, n)
+        root, info = torch.linalg.cholesky_ex(self.covs)
+        if bool((info != 0).any()):  # a singular covariance: its symmetric square root
+            evals, evecs = torch.linalg.eigh(self.covs)
+            root = evecs * evals.clamp_min(0).sqrt().unsqueeze(-2)
+        root = root.expand(B, K, n, n)
         idx = c.unsqueeze(-1).expand(B, num, n)
         m = torch.gather(self.means, 1, idx)
         R = torch.gather(root, 1, c.view(B, num, 1, 1).expand(B, num, n, n))
@@ -328,7 +331,9 @@ class MixturePosterior:
         (Carreira-Perpiñán 2000); the start reaching the highest density wins. With a shared
         covariance :math:`C` the iteration is :math:`x \leftarrow \sum_c r_c(x) m_c`, run on the
         coefficients :math:`t` of :math:`x = \sum_c t_c m_c` with the Gram matrix
-        :math:`G = (m_i^\top C^{-1} m_j)`; and the global mode lies on the heavier component's side:
+        :math:`G = (m_i^\top C^{-1} m_j)`; with two components the mode is :math:`m_0 + t(m_1 - m_0)`, :math:`t` the
+        best of a grid on :math:`[0, 1]` refined by Newton steps on :math:`t = r_1(t)`. The global mode lies on the
+        heavier component's side:
         reflecting :math:`x` across the bisector of :math:`m_0, m_1` (in the metric :math:`C^{-1}`) changes
         the density by :math:`(w_1 - w_0)(\mathcal N(x; m_0, C) - \mathcal N(x; m_1, C))`.
         """
@@ -336,6 +341,26 @@ class MixturePosterior:
         check_nonneg(tol, "tol")
         B, K, n = self.means.shape
         logw = self.weights.log()
+        if self.covs.shape[1] == 1 and K == 2:  # the mode is m_0 + t (m_1 - m_0), t maximising a 1-D density
+            L = torch.linalg.cholesky(self.covs[:, 0])
+            diff = torch.linalg.solve_triangular(L, (self.means[:, 1] - self.means[:, 0]).unsqueeze(-1),
+                                                 upper=False).squeeze(-1)
+            D2 = diff.pow(2).sum(-1, keepdim=True)  # squared distance of the means in the metric C^{-1}
+            lr = (logw[:, 1] - logw[:, 0]).unsqueeze(-1)
+
+            def f(t):  # log density along the segment, up to a constant
+                return torch.logaddexp(-0.5 * t * t * D2, lr - 0.5 * (1 - t).pow(2) * D2)
+
+            grid = torch.linspace(0, 1, 401, dtype=D2.dtype, device=D2.device).expand(B, 401)
+            t = torch.gather(grid, 1, f(grid).argmax(dim=1, keepdim=True))
+            for _ in range(50):  # Newton on g(t) = r_1(t) - t, a stationary point of f, from the best grid point
+                r = torch.sigmoid(lr + (t - 0.5) * D2)
+                g, dg = r - t, r * (1 - r) * D2 - 1
+                step = torch.where(dg < 0, g / dg, torch.zeros_like(g))
+                t = (t - step).clamp(0, 1)
+                if bool(step.abs().max() <= tol):
+                    break
+            return self.means[:, 0] + t * (self.means[:, 1] - self.means[:, 0])
         if self.covs.shape[1] == 1:  # shared covariance: iterate on the simplex coefficients
             L = torch.linalg.cholesky(self.covs[:, 0])  # (B', n, n)
             W = torch.linalg.solve_triangular(L.unsqueeze(1), self.means.unsqueeze(-1), upper=False).squeeze(-1)

@@ -116,8 +116,12 @@ def test_map_is_a_stationary_global_mode_on_the_heavier_side(seed, w1, m, noise)
     assert torch.equal(xm.detach() @ u > b, heavier)
 
 
-def test_map_with_separate_covariances_is_a_stationary_point_above_every_sample():
-    prior = _full_prior(3, 2, 7)
+@pytest.mark.parametrize("shared", [False, True])
+def test_map_of_three_components_is_a_stationary_point_above_every_sample(shared):
+    """The general fixed-point iteration (separate covariances) and the simplex iteration (one shared covariance)."""
+    prior = _full_prior(3, 3, 7)
+    if shared:
+        prior = P.GaussianMixture(prior.weights, prior.means, prior.covs[:1].expand(3, 3, 3).clone())
     g = torch.Generator().manual_seed(8)
     A, y = torch.randn(4, 2, 3, generator=g, **F64), torch.randn(4, 2, generator=g, **F64)
     post = P.gaussian_posterior(prior, A, y, 0.5)
