@@ -119,22 +119,30 @@ def _sorted_eigh(K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return evals.flip(-1), evecs.flip(-1)
 
 
-def _run_recorded(forward: Callable, loss: Callable, x0: torch.Tensor, record: Callable, **opt):
+def _run_recorded(forward: Callable, loss: Callable, x0: torch.Tensor, record: Callable, *, steps: int, **opt):
     """:func:`ilib.optim.minimize` from ``x0``, keeping ``record(output)`` of every iterate ``x_0, ..., x_T``.
 
     ``minimize`` evaluates the objective once per step at the current iterate and once at the end, so the
-    objective below sees the iterates in order; the list has ``steps + 1`` entries. Returns it and the
-    optimiser's result.
+    objective below sees the iterates in order. The records go into one tensor of shape ``(steps + 1, ...)``
+    allocated at the first call (keeping thousands of small tensors alive between the large temporaries of
+    each step fragments the heap: several GB over a long run). Returns it and the optimiser's result.
     """
-    kept = []
+    buf: list[torch.Tensor] = []
+    count = [0]
 
     def objective(x):
         out = forward(x)
-        kept.append(record(out.detach()))
+        rec = record(out.detach())
+        if not buf:
+            buf.append(torch.empty((steps + 1, *rec.shape), dtype=rec.dtype, device=rec.device))
+        if count[0] > steps:
+            raise RuntimeError("the objective was evaluated more than steps + 1 times")
+        buf[0][count[0]] = rec
+        count[0] += 1
         return loss(out)
 
-    res = minimize(objective, x0, **opt)
-    return kept, res
+    res = minimize(objective, x0, steps=steps, **opt)
+    return buf[0][: count[0]], res
 
 
 # --------------------------------------------------------------------------- (a): the Jacobian kernel
@@ -370,7 +378,7 @@ def early_stopping(name: str, *, n: int, k: int, p: int, noise: float, step_scal
     outs, _ = _run_recorded(lambda c: G(c.reshape(C0.shape)), lambda out: 0.5 * ((out - y32) ** 2).sum(-1),
                             C0.reshape(trials, -1), lambda out: out.to(device="cpu", dtype=torch.float64),
                             steps=steps, lr=eta, method="gd")
-    f_nn = torch.stack(outs)  # (steps + 1, trials, n)
+    f_nn = outs  # (steps + 1, trials, n)
     K = G.kernel(C0).to(device="cpu", dtype=torch.float64)
     times = range(steps + 1)
     r_k = ut.lazy_residual(K, y, eta, times)
@@ -474,7 +482,7 @@ def compressed_sensing(name: str, *, n: int, k: int, p: int, m_values: Sequence[
                             lambda out: 0.5 * scale * ((y32 - (A32 @ out.unsqueeze(-1)).squeeze(-1)) ** 2).sum(-1),
                             C0.reshape(B, -1), lambda out: ((out - x_d).norm(dim=-1).cpu().double() / x_norm),
                             steps=steps, lr=1.0, method="gd")
-    rel_nn = torch.stack(outs).reshape(steps + 1, len(m_values), trials)
+    rel_nn = outs.reshape(steps + 1, len(m_values), trials)
     lazy, limit = [], []
     for j, m in enumerate(m_values):  # the lazy closed forms need the unpadded A of each m
         rows = slice(j * trials, (j + 1) * trials)
@@ -583,7 +591,7 @@ def _fit_decoder(net: ut.DeepDecoder, y: torch.Tensor, x: torch.Tensor, *, steps
                               lambda out: ut.psnr(out, x), steps=steps, lr=lr, method="adam")
     with torch.no_grad():
         final = net(res.x, z)
-    return Fit(label=label, width=net.width, depth=net.depth, n_params=net.n_params, psnr=torch.stack(kept),
+    return Fit(label=label, width=net.width, depth=net.depth, n_params=net.n_params, psnr=kept,
                final=final)
 
 

@@ -18,10 +18,23 @@ def test_recorded_run_keeps_every_iterate_in_order():
     x0 = torch.ones(2, 3, dtype=torch.float64)
     kept, res = ex._run_recorded(lambda x: x, lambda out: 0.5 * (out**2).sum(-1), x0, lambda out: out.clone(),
                                  steps=4, lr=0.5, method="gd")
-    assert len(kept) == 5
+    assert kept.shape == (5, 2, 3)
     for t, out in enumerate(kept):  # x_t = (1 - 0.5)^t x_0
         torch.testing.assert_close(out, 0.5**t * x0)
     torch.testing.assert_close(res.x, kept[-1])
+
+
+def test_recording_a_long_run_does_not_grow_the_heap():
+    """Thousands of small records between large temporaries used to fragment the heap by ~9 MB a step."""
+    import resource
+
+    G = ut.ConvGenerator(ut.embed_filter(ut.NARROW_TAPS, 64, dtype=torch.float32), 4096)
+    C0, y = G.antisymmetric_start(8, 0), torch.randn(8, 64, generator=ilib.make_generator(1))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kept, _ = ex._run_recorded(lambda c: G(c.reshape(C0.shape)), lambda out: 0.5 * ((out - y) ** 2).sum(-1),
+                               C0.reshape(8, -1), lambda out: out.double(), steps=150, lr=0.1, method="gd")
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert kept.shape == (151, 8, 64) and grown_mb < 300
 
 
 def test_smooth_signals_are_unit_trigonometric_polynomials():
