@@ -55,83 +55,73 @@ _F32 = torch.float32
 
 
 # --------------------------------------------------------------------------- parameters
+#: fixed sizes (not notebook parameters: a parameters cell holds at most 23): the dither grid of (a)
+DITHER_POINTS, DITHER_SAMPLES = 41, 20000
+#: (b): ambient and latent dimension of the linear generator, the scale of every noise family, the flip probability
+LINEAR_N, LINEAR_K, LINEAR_NOISE, LINEAR_FLIP = 100, 10, 1.0, 0.1
+#: gradient-descent step of the ERM (the Hessian of L is about 2I for a norm-preserving net), Adam step of CSGM
+LR, CSGM_LR = 0.2, 0.05
+#: (c): signal norms of the no-dither sweep; (d): degrees of freedom of the heavy-tailed family (1: Cauchy)
+NORM_VALUES, HEAVY_DF = (0.25, 0.5, 1.0, 2.0, 4.0), 1
+#: (e): the 2 -> 300 -> 784 networks of Hand & Voroninski's figure, m, the picture's grid, starts per network
+LANDSCAPE_WIDTH, LANDSCAPE_N, LANDSCAPE_M, LANDSCAPE_TICKS, LANDSCAPE_STARTS = 300, 784, 2000, 101, 32
+#: (f): numbers of measurements, pairs per network, networks
+EMBED_M_VALUES, EMBED_PAIRS, EMBED_TRIALS = (100, 300, 1000, 3000, 10000), 300, 5
+#: (g): outer iterations of BIHT and gradient steps of each projection onto the range
+BIHT_STEPS, BIHT_PROJECT_STEPS = 25, 10
+
+
 @dataclass(frozen=True)
 class Profile(_Profile):
-    """Parameters of notebook 04 (each declared once; see :mod:`ilib.profile`)."""
+    """Parameters of notebook 04 (each declared once; see :mod:`ilib.profile`); fixed sizes are the constants above."""
 
-    lam: float = param(smoke=3.0, paper=3.0, lo=0, lo_open=True, doc="dither level lambda of the ReLU sections (a), (c)-(e)")
-    noise_std: float = param(smoke=0.1, paper=0.1, lo=0, doc="std of the Gaussian pre-quantisation noise in (c) and (e)")
-    n: int = param(smoke=200, paper=500, lo=2, doc="output dimension of the ReLU generators")
-    width: int = param(smoke=100, paper=200, lo=1, doc="hidden width of the k -> width -> n generators (weights N(0, 2/n_i))")
-    dither_points: int = param(smoke=21, paper=41, lo=3, doc="values of u on [-2 lam, 2 lam] in (a)")
-    dither_samples: int = param(smoke=2000, paper=20000, lo=2, doc="Monte Carlo dithers per value of u in (a)")
-    linear_n: int = param(smoke=60, paper=100, lo=2, doc="ambient dimension of the linear generator in (b)")
-    linear_k: int = param(smoke=5, paper=10, lo=1, doc="latent dimension of the linear generator in (b)")
+    lam: float = param(smoke=3.0, paper=3.0, lo=0, lo_open=True, doc="dither level lambda of (a) and (c)-(e)")
+    noise_std: float = param(smoke=0.1, paper=0.1, lo=0, doc="std of the Gaussian noise in (c) and (e)")
+    n: int = param(smoke=200, paper=500, lo=2, doc="output dimension of the k -> width -> n ReLU nets")
+    width: int = param(smoke=100, paper=200, lo=1, doc="hidden width of those nets (weights N(0, 2/n_i))")
     linear_lam: float = param(smoke=2.0, paper=2.0, lo=0, lo_open=True, doc="dither level in (b)")
-    linear_noise: float = param(smoke=1.0, paper=1.0, lo=0, lo_open=True, doc="scale of every noise family in (b)")
-    linear_flip: float = param(smoke=0.1, paper=0.1, lo=0, hi=0.5, hi_open=True, doc="label-flip probability in (b)")
-    linear_trials: int = param(smoke=12, paper=100, lo=2, doc="independent (U, x0, rows) per family in (b)")
+    linear_trials: int = param(smoke=12, paper=100, lo=2, doc="trials per corruption family in (b)")
     linear_m_values: tuple[int, ...] = param(smoke=(250, 1000), paper=(250, 1000, 4000, 16000), lo=1,
-                                             doc="numbers of measurements in (b), nested")
+                                             doc="measurements in (b), nested")
     k_values: tuple[int, ...] = param(smoke=(2, 4), paper=(2, 4, 8, 16), lo=1, doc="latent dimensions in (c)")
     m_values: tuple[int, ...] = param(smoke=(250, 1000, 4000), paper=(250, 500, 1000, 2000, 4000, 8000, 16000), lo=1,
-                                      doc="numbers of measurements in (c), nested")
-    k_rate_m: int = param(smoke=1000, paper=2000, lo=1, doc="the m (one of m_values) at which (c) reads the rate in k")
-    trials: int = param(smoke=4, paper=40, lo=2, doc="independent (network, x0, rows) per point in (c)")
+                                      doc="measurements in (c), nested")
+    m_fixed: int = param(smoke=1000, paper=2000, lo=1, doc="m (one of m_values) of the rate in k, lambda, norm")
+    k_fixed: int = param(smoke=4, paper=5, lo=1, doc="latent dimension of (c)'s lambda and norm, (d), (f), (g)")
+    trials: int = param(smoke=4, paper=40, lo=2, doc="trials per point in (c) and (g)")
     restarts: int = param(smoke=2, paper=4, lo=1, doc="random starts of the ERM and of CSGM")
     steps: int = param(smoke=60, paper=150, lo=1, doc="gradient-descent steps of the ERM")
-    lr: float = param(smoke=0.2, paper=0.2, lo=0, lo_open=True, doc="gradient-descent step size of the ERM")
     lam_values: tuple[float, ...] = param(smoke=(0.5, 1.0, 2.0, 4.0, 8.0),
                                           paper=(0.5, 0.707, 1.0, 1.414, 2.0, 2.828, 4.0, 5.657, 8.0),
-                                          lo=0, lo_open=True, doc="dither levels of the lambda sweep in (c), increasing")
-    k_fixed: int = param(smoke=4, paper=5, lo=1, doc="latent dimension of the lambda, norm and robustness sections")
-    lam_m: int = param(smoke=1000, paper=2000, lo=1, doc="m of the lambda and norm sweeps in (c)")
-    norm_values: tuple[float, ...] = param(smoke=(0.25, 1.0, 4.0), paper=(0.25, 0.5, 1.0, 2.0, 4.0), lo=0, lo_open=True,
-                                           doc="||G(x0)|| of the no-dither sweep in (c)")
-    robust_m: int = param(smoke=300, paper=1000, lo=1, doc="m in (d)")
+                                          lo=0, lo_open=True, doc="dither levels of the lambda sweep")
+    robust_m: int = param(smoke=300, paper=1000, lo=1, doc="measurements in (d)")
     robust_trials: int = param(smoke=4, paper=40, lo=2, doc="trials per level in (d)")
     noise_values: tuple[float, ...] = param(smoke=(0.0, 0.3, 3.0), paper=(0.0, 0.1, 0.3, 1.0, 3.0), lo=0,
-                                            doc="noise scales sigma of the noise families in (d), increasing")
+                                            doc="noise scales sigma in (d)")
     flip_values: tuple[float, ...] = param(smoke=(0.0, 0.1, 0.2), paper=(0.0, 0.02, 0.05, 0.1, 0.2), lo=0, hi=0.5,
-                                           hi_open=True, doc="flip probabilities q in (d), increasing")
-    heavy_df: int = param(smoke=1, paper=1, lo=1, doc="degrees of freedom of the heavy-tailed noise in (d) (1: Cauchy)")
+                                           hi_open=True, doc="flip probabilities q in (d)")
     csgm_steps: int = param(smoke=100, paper=250, lo=1, doc="Adam steps of the CSGM baselines in (d)")
-    csgm_lr: float = param(smoke=0.05, paper=0.05, lo=0, lo_open=True, doc="Adam step size of the CSGM baselines")
-    landscape_width: int = param(smoke=100, paper=300, lo=1, doc="hidden width of the 2 -> width -> n_landscape nets in (e)")
-    n_landscape: int = param(smoke=300, paper=784, lo=2, doc="output dimension in (e)")
-    landscape_m: int = param(smoke=1000, paper=2000, lo=1, doc="measurements in (e)")
     n_nets: int = param(smoke=4, paper=40, lo=2, doc="random networks in (e)")
-    n_ticks: int = param(smoke=41, paper=101, lo=3, doc="grid points per axis of the landscape picture")
-    n_starts: int = param(smoke=8, paper=32, lo=1, doc="gradient-descent starts on the -x0 side per network in (e)")
-    embed_m_values: tuple[int, ...] = param(smoke=(100, 1000), paper=(100, 300, 1000, 3000, 10000), lo=1,
-                                            doc="m in (f), nested")
-    n_pairs: int = param(smoke=50, paper=300, lo=1, doc="pairs of range points per network in (f)")
-    embed_trials: int = param(smoke=2, paper=5, lo=2, doc="networks (and matrices) in (f)")
     biht_m_values: tuple[int, ...] = param(smoke=(100, 400), paper=(100, 200, 400, 800, 1600), lo=1,
-                                           doc="m in (g), nested")
-    biht_trials: int = param(smoke=4, paper=40, lo=2, doc="trials per m in (g)")
-    biht_steps: int = param(smoke=10, paper=25, lo=1, doc="outer iterations of binary iterative hard thresholding in (g)")
-    biht_project_steps: int = param(smoke=5, paper=10, lo=1, doc="gradient steps of each projection onto the range in (g)")
+                                           doc="measurements in (g), nested")
 
     def relations(self) -> None:
         self.require(max(self.k_values) <= self.width, "k_values", f"must be at most width = {self.width}")
         self.require(self.k_fixed <= self.width, "k_fixed", f"must be at most width = {self.width}")
-        self.require(self.linear_k <= self.linear_n, "linear_k", f"must be at most linear_n = {self.linear_n}")
-        self.require(self.k_rate_m in self.m_values, "k_rate_m", f"must be one of m_values = {list(self.m_values)}")
+        self.require(self.m_fixed in self.m_values, "m_fixed", f"must be one of m_values = {list(self.m_values)}")
         self.require(len(self.k_values) >= 2, "k_values", "needs at least two latent dimensions (a slope in k)")
         self.require(len(self.lam_values) >= 3, "lam_values", "needs at least three levels (an optimum inside)")
-        for name in ("linear_m_values", "m_values", "lam_values", "noise_values", "flip_values", "embed_m_values",
-                     "biht_m_values"):
+        for name in ("linear_m_values", "m_values", "lam_values", "noise_values", "flip_values", "biht_m_values"):
             v = getattr(self, name)
             self.require(all(a < b for a, b in zip(v, v[1:])), name, "must be strictly increasing")
-        for name in ("m_values", "embed_m_values", "biht_m_values"):
+        for name in ("linear_m_values", "m_values", "biht_m_values"):
             self.require(len(getattr(self, name)) >= 2, name, "needs at least two values (a slope in m)")
         self.require(self.noise_values[-1] > 0, "noise_values", "must end with a positive noise scale")
         self.require(self.flip_values[-1] > 0, "flip_values", "must end with a positive flip probability")
 
     def memory_bytes(self) -> int:
         """The largest stored batch of rows: (d)'s and (g)'s matrices, float32, with their transposes."""
-        return 4 * 2 * max(self.robust_trials * self.robust_m * self.n, self.biht_trials * max(self.biht_m_values) * self.n)
+        return 4 * 2 * max(self.robust_trials * self.robust_m * self.n, self.trials * max(self.biht_m_values) * self.n)
 
 
 # --------------------------------------------------------------------------- corruptions

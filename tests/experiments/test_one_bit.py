@@ -169,8 +169,8 @@ def test_biht_beats_the_correlation_estimator_without_noise():
 
 
 # --------------------------------------------------------------------------- parameters and claims
-@pytest.mark.parametrize("name,value", [("k_rate_m", 3000), ("lam_values", [1.0, 0.5, 2.0]), ("k_values", [2, 500]),
-                                        ("linear_k", 100), ("noise_values", [0.0]), ("linear_flip", 0.5),
+@pytest.mark.parametrize("name,value", [("m_fixed", 3000), ("lam_values", [1.0, 0.5, 2.0]), ("k_values", [2, 500]),
+                                        ("k_fixed", 500), ("noise_values", [0.0]), ("flip_values", [0.1, 0.5]),
                                         ("biht_m_values", [100])])
 def test_bad_parameters_are_refused_naming_the_parameter(name, value):
     with pytest.raises(ilib.ParameterError, match=f"'{name}'"):
