@@ -75,6 +75,19 @@ def test_least_consistent_picks_the_row_farthest_from_the_band_with_a_bonferroni
     assert f"r{shift % rows}" in est.method
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), a=st.floats(-1.5, 0.0))
+def test_per_trial_slope_is_exact_on_power_laws_and_covers_the_exponent_under_noise(seed, a):
+    x = np.array([100.0, 300, 1000, 3000])
+    c = np.random.default_rng(seed).uniform(0.5, 2.0, size=8)
+    exact = ex.per_trial_slope(x, c[None, :] * x[:, None] ** a)
+    assert exact.value == pytest.approx(a, abs=1e-9) and exact.hi - exact.lo < 1e-9
+    noisy = np.abs(np.random.default_rng(seed + 1).normal(1, 0.3, size=(4, 400))) * x[:, None] ** a
+    est = ex.per_trial_slope(x, noisy)
+    assert est.lo - 0.02 < a < est.hi + 0.02  # the mean of log|N(1, 0.3)| does not depend on x
+    assert ex.per_trial_slope(x[:1], noisy[:1]) is None
+
+
 def test_k_slope_bootstrap_covers_the_true_exponent():
     """Errors exactly c sqrt(k) times iid noise: the bootstrap interval of the slope in k covers 1/2."""
     rng = np.random.default_rng(0)
