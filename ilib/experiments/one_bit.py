@@ -59,8 +59,9 @@ _F32 = torch.float32
 DITHER_POINTS, DITHER_SAMPLES = 41, 20000
 #: (b): ambient and latent dimension of the linear generator, the scale of every noise family, the flip probability
 LINEAR_N, LINEAR_K, LINEAR_NOISE, LINEAR_FLIP = 100, 10, 1.0, 0.1
-#: gradient-descent step of the ERM (the Hessian of L is about 2I for a norm-preserving net), Adam step of CSGM
-LR, CSGM_LR = 0.2, 0.05
+#: gradient-descent step of the ERM (the Hessian of L is about 2I for a norm-preserving net); Adam step and random
+#: starts of the CSGM baselines (each start also gets the negation check)
+LR, CSGM_LR, CSGM_RESTARTS = 0.2, 0.05, 2
 #: (c): signal norms of the no-dither sweep; (d): degrees of freedom of the heavy-tailed family (1: Cauchy)
 NORM_VALUES, HEAVY_DF = (0.25, 0.5, 1.0, 2.0, 4.0), 1
 #: (e): the 2 -> 300 -> 784 networks of Hand & Voroninski's figure, m, the picture's grid, starts per network
@@ -68,7 +69,7 @@ LANDSCAPE_WIDTH, LANDSCAPE_N, LANDSCAPE_M, LANDSCAPE_TICKS, LANDSCAPE_STARTS = 3
 #: (f): numbers of measurements, pairs per network, networks
 EMBED_M_VALUES, EMBED_PAIRS, EMBED_TRIALS = (100, 300, 1000, 3000, 10000), 300, 20
 #: (g): outer iterations of BIHT and gradient steps of each projection onto the range
-BIHT_STEPS, BIHT_PROJECT_STEPS = 25, 10
+BIHT_STEPS, BIHT_PROJECT_STEPS = 40, 10
 
 
 @dataclass(frozen=True)
@@ -89,18 +90,18 @@ class Profile(_Profile):
     m_fixed: int = param(smoke=1000, paper=2000, lo=1, doc="m (one of m_values) of the rate in k, lambda, norm")
     k_fixed: int = param(smoke=4, paper=5, lo=1, doc="latent dimension of (c)'s lambda and norm, (d), (f), (g)")
     trials: int = param(smoke=4, paper=40, lo=2, doc="trials per point in (c) and (g)")
-    restarts: int = param(smoke=2, paper=4, lo=1, doc="random starts of the ERM and of CSGM")
+    restarts: int = param(smoke=2, paper=4, lo=1, doc="random starts of the ERM")
     steps: int = param(smoke=60, paper=150, lo=1, doc="gradient-descent steps of the ERM")
     lam_values: tuple[float, ...] = param(smoke=(0.5, 1.0, 2.0, 4.0, 8.0),
                                           paper=(0.5, 0.707, 1.0, 1.414, 2.0, 2.828, 4.0, 5.657, 8.0),
                                           lo=0, lo_open=True, doc="dither levels of the lambda sweep")
-    robust_m: int = param(smoke=300, paper=1000, lo=1, doc="measurements in (d)")
+    robust_m: int = param(smoke=200, paper=1000, lo=1, doc="measurements in (d)")
     robust_trials: int = param(smoke=4, paper=40, lo=2, doc="trials per level in (d)")
     noise_values: tuple[float, ...] = param(smoke=(0.0, 0.3, 3.0), paper=(0.0, 0.1, 0.3, 1.0, 3.0), lo=0,
                                             doc="noise scales sigma in (d)")
     flip_values: tuple[float, ...] = param(smoke=(0.0, 0.1, 0.2), paper=(0.0, 0.02, 0.05, 0.1, 0.2), lo=0, hi=0.5,
                                            hi_open=True, doc="flip probabilities q in (d)")
-    csgm_steps: int = param(smoke=100, paper=250, lo=1, doc="Adam steps of the CSGM baselines in (d)")
+    csgm_steps: int = param(smoke=60, paper=200, lo=1, doc="Adam steps of the CSGM baselines in (d)")
     n_nets: int = param(smoke=4, paper=40, lo=2, doc="random networks in (e)")
     biht_m_values: tuple[int, ...] = param(smoke=(100, 400), paper=(100, 200, 400, 800, 1600), lo=1,
                                            doc="measurements in (g), nested")
@@ -620,7 +621,8 @@ def huber_threshold(y: torch.Tensor) -> torch.Tensor:
 
 
 def robustness(families: dict, *, k: int, m: int, width: int, n: int, lam: float, trials: int, restarts: int,
-               steps: int, lr: float, csgm_steps: int, csgm_lr: float, baselines: Sequence[str] | None = None,
+               steps: int, lr: float, csgm_steps: int, csgm_lr: float, csgm_restarts: int = CSGM_RESTARTS,
+               baselines: Sequence[str] | None = None,
                stream: Stream, device: DeviceLike = "auto") -> Robustness:
     r"""Dithered one-bit ERM, and for the families in ``baselines`` least-squares and Huber-loss CSGM on the real values.
 
@@ -660,7 +662,7 @@ def robustness(families: dict, *, k: int, m: int, width: int, n: int, lam: float
             op = SharedMatrixOperator(A / math.sqrt(m), L)
             Grep = G.select(torch.arange(trials, device=dev).repeat_interleave(L))
             for key, loss in (("ls", "squared"), ("huber", "huber")):
-                r2 = csgm(y_real, op, Grep, restarts=restarts, steps=csgm_steps, lr=csgm_lr, negate_every=10,
+                r2 = csgm(y_real, op, Grep, restarts=csgm_restarts, steps=csgm_steps, lr=csgm_lr, negate_every=10,
                           init_std=1.0 / math.sqrt(k), loss=loss, delta=huber_threshold(y_real) if loss == "huber" else None,
                           seed=g)
                 errs[key] = _np((r2.x.reshape(trials, L, n) - xx).norm(dim=-1).T)
