@@ -15,7 +15,7 @@ from typing import Optional
 
 import torch
 
-from ._checks import check_nonneg, check_positive_int
+from ._checks import check_choice, check_nonneg, check_positive_int
 from .device import SeedLike, make_generator, randn
 from .linalg import lstsq
 from .operators import LinearOperator
@@ -44,17 +44,66 @@ class CSGMResult:
     flips: torch.Tensor
 
 
-def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_penalty: float = 0.0):
-    r"""The per-restart objective :math:`z \mapsto \|y - A G(z)\|^2 + \lambda\|z\|^2` for latents ``(B, R, k)``."""
+LOSSES = ("squared", "huber", "l1")
+
+
+def _huber_delta(delta, y: torch.Tensor) -> torch.Tensor:
+    """``delta`` as a positive flat tensor of length 1 or ``B = y.shape[0]`` (a scalar, or one threshold per problem)."""
+    d = torch.as_tensor(delta, dtype=y.dtype, device=y.device)
+    if d.dim() > 1 or (d.dim() == 1 and d.shape[0] not in (1, y.shape[0])):
+        raise ValueError(f"delta must be a scalar or have shape ({y.shape[0]},), got shape {tuple(d.shape)}")
+    if not bool(torch.isfinite(d).all()) or not bool((d > 0).all()):
+        raise ValueError(f"delta (the Huber threshold) must be finite and positive, got {d.flatten()[:4].tolist()}")
+    return d.reshape(-1)
+
+
+def residual_loss(r: torch.Tensor, loss: str = "squared", delta=None) -> torch.Tensor:
+    r"""Sum over the last dimension of a loss of the residuals ``r``.
+
+    .. math::
+
+        \text{squared: } \sum_i r_i^2, \qquad
+        \text{huber: } \sum_i \begin{cases} r_i^2 & |r_i| \le \delta \\ 2\delta|r_i| - \delta^2 & |r_i| > \delta \end{cases},
+        \qquad \text{l1: } \sum_i |r_i| .
+
+    The Huber loss (Huber 1964, here scaled by 2 so that it equals the squared
+    loss for small residuals) grows linearly beyond :math:`\delta`, so a single
+    gross residual has bounded influence on the gradient; ``delta`` is a
+    scalar or one threshold per problem (shape ``(B,)`` for ``r`` of shape ``(B, ...)``).
+    """
+    check_choice(loss, "loss", LOSSES)
+    if loss == "squared":
+        return (r * r).sum(-1)
+    if loss == "l1":
+        return r.abs().sum(-1)
+    if delta is None:
+        raise ValueError('delta (the Huber threshold) is required with loss="huber"')
+    d = _huber_delta(delta, r).reshape(-1, *([1] * (r.dim() - 1)))
+    a = r.abs()
+    return torch.where(a <= d, r * r, 2 * d * a - d * d).sum(-1)
+
+
+def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_penalty: float = 0.0, *,
+                   loss: str = "squared", delta=None):
+    r"""The per-restart objective :math:`z \mapsto \ell(y - A G(z)) + \lambda\|z\|^2` for latents ``(B, R, k)``.
+
+    ``loss`` is ``"squared"`` (:math:`\|y - AG(z)\|^2`, Bora et al. 2017), or a robust
+    ``"huber"`` (threshold ``delta``) or ``"l1"`` loss (:func:`residual_loss`).
+    """
     check_nonneg(latent_penalty, "latent_penalty")
+    check_choice(loss, "loss", LOSSES)
+    if loss == "huber":
+        if delta is None:
+            raise ValueError('delta (the Huber threshold) is required with loss="huber"')
+        _huber_delta(delta, y)
     yy = y.unsqueeze(1)
 
     def fun(z: torch.Tensor) -> torch.Tensor:
         r = operator(generator(z)) - yy
-        loss = (r * r).sum(-1)
+        out = residual_loss(r, loss, delta)
         if latent_penalty:
-            loss = loss + latent_penalty * (z * z).sum(-1)
-        return loss
+            out = out + latent_penalty * (z * z).sum(-1)
+        return out
 
     return fun
 
@@ -74,6 +123,8 @@ def csgm(
     init_std: float = 1.0,
     z0: Optional[torch.Tensor] = None,
     polish: int = 0,
+    loss: str = "squared",
+    delta=None,
     seed: SeedLike = 0,
 ) -> CSGMResult:
     r"""Solve ``B`` CSGM problems with ``restarts`` random starts each, in one batch.
@@ -114,13 +165,16 @@ def csgm(
             f"operator acts on R^{operator.in_dim} but the generator outputs R^{generator.output_dim}"
         )
     check_positive_int(restarts, "restarts")
+    check_choice(loss, "loss", LOSSES)
+    if polish and loss != "squared":
+        raise ValueError(f"polish (local least squares) needs loss='squared', got loss={loss!r}")
     B, k = y.shape[0], generator.latent_dim
     if z0 is None:
         g = make_generator(seed)
         z0 = init_std * randn(B, int(restarts), k, generator=g, dtype=y.dtype, device=y.device)
     elif z0.dim() != 3 or z0.shape[0] != B or z0.shape[2] != k:
         raise ValueError(f"z0 must have shape ({B}, R, {k}), got {tuple(z0.shape)}")
-    fun = csgm_objective(y, operator, generator, latent_penalty)
+    fun = csgm_objective(y, operator, generator, latent_penalty, loss=loss, delta=delta)
     res = minimize(
         fun,
         z0,
