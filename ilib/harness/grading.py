@@ -456,6 +456,9 @@ def _score(rec: dict, spec: dict, events: list, expected: list) -> None:
     tripped = [e["reference"] for e in events if e.get("event") == "tripwire"]
     origin = next((e for e in events if e.get("event") == "origin"), None)
     cell_error = next((e["error"] for e in events if e.get("event") == "cell-error"), None)
+    if origin is not None and origin.get("files", [""])[:1] == ["<reference>"]:
+        rec["message"] = f"0 points: your function is the reference implementation {spec['reference']} (write your own)"
+        return
     if tripped:
         rec["message"] = f"0 points: your function calls the reference implementation {tripped[0]} (write your own)"
         return
@@ -465,8 +468,7 @@ def _score(rec: dict, spec: dict, events: list, expected: list) -> None:
     if origin is not None and not origin.get("callable"):
         rec["message"] = f"no function named {spec['name']!r} is defined by your cell"
         return
-    if origin is not None and any(f != sandbox.EXERCISE_FILE.format(spec["name"]) and not f.startswith("<exercise ")
-                                  for f in origin.get("files", [])[:1]):
+    if origin is not None and any(not f.startswith("<exercise ") for f in origin.get("files", [])[:1]):
         rec["message"] = f"0 points: {spec['name']} is not defined in your cell (it comes from {origin['files'][0]})"
         return
     cs = cases(spec)

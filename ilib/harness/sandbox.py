@@ -347,10 +347,10 @@ def _origin(fn) -> dict:
     while fn is not None and id(fn) not in seen:
         seen.add(id(fn))
         code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
-        if code is not None:
-            files.append(code.co_filename)
         if getattr(fn, "__name__", "") == "reference_is_not_available":
             files.append("<reference>")
+        elif code is not None:
+            files.append(code.co_filename)
         fn = getattr(fn, "__wrapped__", None) or getattr(fn, "func", None)
     return {"files": files}
 
