@@ -50,9 +50,11 @@ PACKAGE_DIR = REPO_ROOT / "ilib"
 DIFFICULTIES = ("easy", "medium", "hard")
 POINTS = {"easy": 1.0, "medium": 2.0, "hard": 3.0}
 #: what a solution cell may not touch: the grader, frames and the interpreter's object lists
-FORBIDDEN_MODULES = ("ilib.harness", "gc", "ctypes", "importlib")
+FORBIDDEN_MODULES = ("ilib.harness", "gc", "ctypes", "importlib", "inspect")
 FORBIDDEN_ATTRIBUTES = ("f_back", "f_locals", "f_globals", "tb_frame", "gi_frame", "currentframe", "_getframe",
-                        "stack", "getouterframes", "get_referrers", "get_objects", "__import__", "modules")
+                        "getouterframes", "get_referrers", "get_objects", "__import__")
+#: attributes forbidden on these modules only (``torch.stack`` is fine, ``inspect.stack`` is not)
+FORBIDDEN_MODULE_ATTRIBUTES = {"inspect": ("stack", "trace"), "sys": ("modules", "settrace", "setprofile")}
 FILE_MODE = 0o644
 
 
@@ -178,7 +180,8 @@ def cheats(source: str, name: str, reference: str) -> list[str]:
         elif isinstance(node, ast.Attribute):
             if node.attr == ref_name:
                 found.append(f"uses the reference implementation {reference}")
-            elif node.attr in FORBIDDEN_ATTRIBUTES:
+            elif node.attr in FORBIDDEN_ATTRIBUTES or (
+                    isinstance(node.value, ast.Name) and node.attr in FORBIDDEN_MODULE_ATTRIBUTES.get(node.value.id, ())):
                 found.append(f"reaches into the interpreter ({node.attr}): stack frames, modules and object lists are off limits")
         elif isinstance(node, ast.Name) and node.id in ("__import__", "__builtins__"):
             found.append(f"uses {node.id}, which a solution may not use")
@@ -275,6 +278,7 @@ class Grade:
     total: float = 0.0
     notebook_errors: list = field(default_factory=list)
     violations: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # for the instructor: not the student's doing
     timed_out: bool = False
     wall_s: float = 0.0
     failure: str = ""  # the grader could not grade this submission (not the student's doing)
@@ -376,7 +380,10 @@ def grade(path: Path, *, source: Path | None = None, settings: Settings | None =
         for p in protected:
             after = sandbox.project_state(p)
             changed = sorted(after ^ before[str(p)])
-            if changed:
+            if changed and sandbox.namespaces_available():  # read-only to the submission: someone else's edit
+                g.warnings.append(f"files of {p} changed while this submission was graded (read-only to it): "
+                                  + "; ".join(changed[:10]))
+            elif changed:
                 g.violations.append(f"the submission changed files of {p}: " + "; ".join(changed[:10]))
     finally:
         sandbox.remove_tree(tmp)

@@ -10,8 +10,10 @@ functions -- runs here, in a child process with
   process group);
 * where Linux user namespaces are available (``unshare -rm``), a private mount namespace in which the
   project, the Python environment and the git directory are mounted read-only and the instructor's
-  notebooks, the batch's inputs and outputs are hidden behind empty read-only mounts. Elsewhere the
-  grader compares the project's ``git status`` before and after and reports any change.
+  notebooks, the batch's inputs and outputs are hidden behind empty read-only mounts; the command
+  itself runs in a nested user namespace (``unshare -U``), without the capabilities that could remount
+  them. Elsewhere the project is writable and the grader compares its ``git status`` before and after,
+  reporting any change as a violation.
 
 Values cross the process boundary as JSON data (:func:`encode` / :func:`decode`), never as objects.
 
@@ -158,7 +160,8 @@ def isolation_prefix(readonly: list[Path], hidden: list[Path]) -> list[str]:
         steps.append(f"mount --bind {q} {q} && mount -o remount,bind,ro {q}")
     for p in dict.fromkeys(str(Path(p).resolve()) for p in hidden if Path(p).is_dir()):
         steps.append(f"mount -t tmpfs -o ro,size=4k none {shlex.quote(p)}")
-    script = " && ".join(steps + ['exec "$@"'])
+    # the command runs in a nested user namespace, without the capabilities that could undo these mounts
+    script = " && ".join(steps + ['exec unshare -U "$@"'])
     return ["unshare", "-rm", "--", "sh", "-c", script, "sandbox"]
 
 
