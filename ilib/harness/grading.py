@@ -461,6 +461,7 @@ def _score(rec: dict, spec: dict, events: list, expected: list) -> None:
     if rec["message"] and not events:
         return
     tripped = [e["reference"] for e in events if e.get("event") == "tripwire"]
+    tripped += [spec["reference"] for e in events if str(e.get("error", "")).startswith(sandbox.ReferenceUsed.__name__)]
     origin = next((e for e in events if e.get("event") == "origin"), None)
     cell_error = next((e["error"] for e in events if e.get("event") == "cell-error"), None)
     if origin is not None and origin.get("files", [""])[:1] == ["<reference>"]:

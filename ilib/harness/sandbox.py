@@ -381,7 +381,8 @@ def run_exercises(request: dict, fd: int) -> None:
         except Exception as exc:  # noqa: BLE001 - reported to the instructor
             emit({"event": "case-error", "name": ex["name"], "error": f"{type(exc).__name__}: {exc}"})
             cases[ex["name"]] = []
-    _install_tripwires(request["references"], emit)
+    current = {"name": None}  # the exercise being checked, named in a tripwire's report
+    _install_tripwires(request["references"], lambda event: emit({**event, "name": current["name"]}))
     ns: dict = {"__name__": "__student__", "__builtins__": __builtins__}
     for ex in request["exercises"]:
         for stmt in ex["preamble"]:
@@ -396,7 +397,7 @@ def run_exercises(request: dict, fd: int) -> None:
 
     signal.signal(signal.SIGALRM, alarm)
     for ex in request["exercises"]:
-        name = ex["name"]
+        name = current["name"] = ex["name"]
         emit({"event": "start", "name": name})
         try:
             exec(compile(ex["source"], EXERCISE_FILE.format(name), "exec"), ns)  # noqa: S102 - the submission
