@@ -242,11 +242,6 @@ def _compute_expected(request: list[dict]) -> dict[str, list]:
     import copy
     import importlib
 
-    import numpy as np
-    import torch
-
-    import ilib
-
     out = {}
     for ex in request:
         module, _, attr = ex["reference"].partition(":")
@@ -254,11 +249,9 @@ def _compute_expected(request: list[dict]) -> dict[str, list]:
         for part in attr.split("."):
             ref = getattr(ref, part)
         values = []
-        for expr in ex["cases"]:
+        for i, expr in enumerate(ex["cases"]):
             try:
-                args = eval(expr, {"torch": torch, "np": np, "ilib": ilib, "math": math})  # noqa: S307 - instructor's cases
-                args = args if isinstance(args, tuple) else (args,)
-                values.append(sandbox.encode(ref(*copy.deepcopy(args))))
+                values.append(sandbox.encode(ref(*copy.deepcopy(sandbox.case_arguments(expr, i)))))
             except Exception as exc:  # noqa: BLE001 - a broken case is the instructor's to fix
                 values.append({"__error__": f"{type(exc).__name__}: {exc}"})
         out[ex["name"]] = values
@@ -464,6 +457,10 @@ def _score(rec: dict, spec: dict, events: list, expected: list) -> None:
     tripped += [spec["reference"] for e in events if str(e.get("error", "")).startswith(sandbox.ReferenceUsed.__name__)]
     origin = next((e for e in events if e.get("event") == "origin"), None)
     cell_error = next((e["error"] for e in events if e.get("event") == "cell-error"), None)
+    case_error = next((e["error"] for e in events if e.get("event") == "case-error"), None)
+    if case_error:
+        rec["message"] = f"not checked: a test case could not be built ({case_error}); tell your instructor"
+        return
     if origin is not None and origin.get("files", [""])[:1] == ["<reference>"]:
         rec["message"] = f"0 points: your function is the reference implementation {spec['reference']} (write your own)"
         return

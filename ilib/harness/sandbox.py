@@ -368,16 +368,10 @@ def run_exercises(request: dict, fd: int) -> None:
     def emit(event: dict) -> None:
         write(lock_fd, (json.dumps(event) + "\n").encode())
 
-    import numpy as np
-    import torch
-
-    import ilib
-
-    env = {"torch": torch, "np": np, "ilib": ilib, "math": math}
     cases = {}
     for ex in request["exercises"]:
         try:
-            cases[ex["name"]] = [_as_tuple(eval(c, dict(env))) for c in ex["cases"]]  # noqa: S307 - instructor's cases
+            cases[ex["name"]] = [case_arguments(c, i) for i, c in enumerate(ex["cases"])]
         except Exception as exc:  # noqa: BLE001 - reported to the instructor
             emit({"event": "case-error", "name": ex["name"], "error": f"{type(exc).__name__}: {exc}"})
             cases[ex["name"]] = []
@@ -422,7 +416,34 @@ def run_exercises(request: dict, fd: int) -> None:
         emit({"event": "done", "name": name})
 
 
-def _as_tuple(args):
+def case_arguments(expr: str, index: int) -> tuple:
+    """The argument tuple of a case: ``expr`` evaluated with ``torch``, ``np``, ``ilib`` and ``math`` in scope.
+
+    The ``ilib`` modules it names are imported first, and the global random generators are seeded
+    by the case's ``index``, so that every process (the grader's, the sandbox, a student's checker)
+    builds the same arguments.
+    """
+    import importlib
+    import random
+    import re
+
+    import numpy as np
+    import torch
+
+    import ilib
+
+    for module in dict.fromkeys(re.findall(r"\bilib((?:\.\w+)+)", expr)):
+        parts = module.strip(".").split(".")
+        for k in range(len(parts), 0, -1):  # the longest prefix that is a module
+            try:
+                importlib.import_module("ilib." + ".".join(parts[:k]))
+                break
+            except ImportError:
+                continue
+    random.seed(index)
+    np.random.seed(index)
+    torch.manual_seed(index)
+    args = eval(expr, {"torch": torch, "np": np, "ilib": ilib, "math": math})  # noqa: S307 - the instructor's cases
     return args if isinstance(args, tuple) else (args,)
 
 
