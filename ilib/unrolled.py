@@ -806,6 +806,7 @@ def train(
     objective: str = "layers",
     milestones: tuple[float, float] = (0.6, 0.85),
     decays: tuple[float, float] = (0.2, 0.02),
+    optimizer: str = "adam",
 ) -> TrainResult:
     r"""Train ``M`` stacked unrolled networks at once by Adam on shared mini-batches.
 
@@ -828,11 +829,18 @@ def train(
     ``scalar_lr`` (default ``lr``), weight matrices with ``lr``. The rates are multiplied by
     ``decays`` at the fractions ``milestones`` of the run (the official ALISTA schedule
     decays by 0.2 and 0.02). Mini-batches are drawn from ``seed`` without global state.
+
+    ``optimizer="gd"`` is instead Ablin et al.'s full-batch gradient descent with
+    backtracking (their ``adopty`` code): each network has its own step, which starts
+    at 1, is multiplied by 4 after every accepted update (at most 1e12) and halved, the
+    update being pulled back, whenever the loss increased; ``steps`` counts accepted
+    updates, ``batch``, ``lr`` and the schedule are unused, and all of ``y`` is the batch.
     """
     steps = check_positive_int(steps, "steps")
     batch = check_positive_int(batch, "batch")
     check_positive(lr, "lr")
     check_choice(objective, "objective", ("layers", "last"))
+    check_choice(optimizer, "optimizer", ("adam", "gd"))
     if not isinstance(model, (Unrolled, Decoded)):
         raise TypeError(f"model must be an ilib.unrolled network, got {type(model).__name__}")
     M = model.models
@@ -852,6 +860,8 @@ def train(
     if xb is None and objective == "layers" and fb is None:
         raise ValueError("f_star is required for unsupervised training with objective='layers'")
     scalar_lr = lr if scalar_lr is None else check_positive(scalar_lr, "scalar_lr")
+    if optimizer == "gd":
+        return _train_gd(model, yb, xb, fb, steps, objective)
     g = make_generator(seed)
     scalars = [q for q in model.parameters() if q.dim() <= 2]
     matrices = [q for q in model.parameters() if q.dim() > 2]
@@ -877,6 +887,58 @@ def train(
         losses[t], per_model[t] = loss.detach().cpu(), each.detach().cpu()
     return TrainResult(loss=losses, seconds=time.perf_counter() - t0, per_model=per_model,
                        settings=dict(steps=steps, lr=lr, scalar_lr=scalar_lr, batch=batch, objective=objective))
+
+
+def _model_axis(p: torch.Tensor) -> int:
+    """The model axis of a stacked parameter: per-layer scalars are ``(K, M)``, weight matrices ``(M, a, b)``."""
+    return 1 if p.dim() == 2 else 0
+
+
+def _train_gd(model, yb, xb, fb, steps: int, objective: str, max_backtracks: int = 60) -> TrainResult:
+    """Full-batch gradient descent with Ablin et al.'s backtracking, one step size per stacked network."""
+    params = list(model.parameters())
+    M = model.models
+    lr = torch.ones(M, dtype=torch.float64)
+    prev = torch.full((M,), math.inf, dtype=torch.float64)
+    accepted = torch.zeros(M, dtype=torch.long)
+    saved = [torch.zeros_like(p) for p in params]
+    losses, per_model = [], []
+    t0 = time.perf_counter()
+
+    def shaped(v: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        shape = [1] * p.dim()
+        shape[_model_axis(p)] = M
+        return v.to(p).view(shape)
+
+    for _ in range(steps * (max_backtracks + 1)):
+        active = (accepted < steps) & (lr > 1e-20)
+        if not bool(active.any()):
+            break
+        for p in params:
+            p.grad = None
+        each = _per_model_loss(model, yb, xb, fb, objective)
+        cur = each.detach().double().cpu()
+        worse = active & (cur > prev)
+        ok = active & ~worse
+        with torch.no_grad():  # pull the networks whose loss rose half-way back
+            lr = torch.where(worse, lr / 2, lr)
+            for p, g_ in zip(params, saved):
+                p.add_(g_ * shaped(lr * worse, p))
+        if bool(ok.any()):
+            each.sum().backward()
+            lr = torch.where(ok, torch.clamp(4 * lr, max=1e12), lr)
+            with torch.no_grad():
+                for p, g_ in zip(params, saved):
+                    grad = p.grad if p.grad is not None else torch.zeros_like(p)
+                    g_.copy_(torch.where(shaped(ok, p).bool(), grad, g_))
+                    p.sub_(grad * shaped(lr * ok, p))
+            prev = torch.where(ok, cur, prev)
+            accepted += ok.long()
+            losses.append(float(cur[ok].sum()))
+            per_model.append(torch.where(ok, cur, torch.full_like(cur, math.nan)))
+    per = torch.stack(per_model).float() if per_model else torch.empty(0, M)
+    return TrainResult(loss=torch.tensor(losses), seconds=time.perf_counter() - t0, per_model=per,
+                       settings=dict(steps=steps, optimizer="gd", objective=objective, accepted=accepted.tolist()))
 
 
 # --------------------------------------------------------------------------- Moreau & Bruna's factorisation

@@ -48,6 +48,14 @@ TRACK_TOL = math.log(1.25)  # the step-tracking tolerance, fixed before any run 
 
 
 # --------------------------------------------------------------------------- parameters
+#: the papers' fixed settings (not parameters: the figures they reproduce fix them)
+NET_LAM = 0.4  # lambda setting the initial thresholds lam / L of LISTA, LISTA-CPSS and ALISTA (ALISTA's code)
+BATCH = 64  # mini-batch of the ALISTA benchmark (ALISTA's code)
+LASSO_DIMS, LASSO_ATOMS = 64, 256  # Ablin et al.'s Fig. 6
+FIG4 = dict(n_dims=10, n_atoms=20, reg=0.2, layers=20, gd_steps=100)  # Ablin et al.'s Fig. 4 (plot_learned_steps.py)
+FIG5 = dict(n_dims=10, n_atoms=20, reg=0.05, layers=40, lr=1e-3)  # Ablin et al.'s Fig. 5 (plot_dict_similarity.py)
+
+
 @dataclass(frozen=True)
 class Profile(_Profile):
     """Parameters of notebook 08 (each declared once; see :mod:`ilib.profile`)."""
@@ -56,54 +64,33 @@ class Profile(_Profile):
     n: int = param(smoke=100, paper=500, lo=2, doc="columns of D (code length)")
     sparsity: float = param(smoke=0.1, paper=0.1, lo=0, hi=1, lo_open=True, doc="Bernoulli probability of a non-zero code entry")
     layers: int = param(smoke=6, paper=16, lo=1, doc="depth K of the networks (and iterations of ISTA and FISTA)")
-    train_samples: int = param(smoke=1000, paper=20000, lo=1, doc="training codes per SNR")
-    test_samples: int = param(smoke=200, paper=1000, lo=2, doc="test codes per SNR")
+    train_samples: int = param(smoke=500, paper=20000, lo=1, doc="training codes per SNR")
+    test_samples: int = param(smoke=200, paper=1000, lo=2, doc="test codes per SNR, and test signals of (c)")
     snr_values: tuple[float, ...] = param(smoke=(40.0, 20.0), paper=(40.0, 20.0), lo=0,
                                           doc="SNRs in dB, besides the noiseless case")
     lam_values: tuple[float, ...] = param(smoke=(0.1, 0.4), paper=(0.05, 0.1, 0.4), lo=0, lo_open=True,
                                           doc="Lasso weights tried for ISTA and FISTA (the best at depth K is drawn)")
-    net_lam: float = param(smoke=0.4, paper=0.4, lo=0, lo_open=True,
-                           doc="lambda that sets the initial thresholds (lam / L) of LISTA, LISTA-CPSS, ALISTA")
     slista_lam: float = param(smoke=0.1, paper=0.1, lo=0, lo_open=True, doc="the Lasso weight of SLISTA on the benchmark")
-    lista_steps: int = param(smoke=20, paper=400, lo=1, doc="Adam steps for LISTA")
-    cpss_steps: int = param(smoke=20, paper=400, lo=1, doc="Adam steps for LISTA-CPSS")
-    alista_steps: int = param(smoke=30, paper=300, lo=1, doc="Adam steps for ALISTA")
-    slista_steps: int = param(smoke=20, paper=200, lo=1, doc="Adam steps for SLISTA")
+    bench_steps: int = param(smoke=20, paper=400, lo=1, doc="Adam steps of each network stack on the benchmark")
     lista_lr: float = param(smoke=2e-4, paper=2e-4, lo=0, lo_open=True, doc="Adam rate of the weight matrices of LISTA")
     cpss_lr: float = param(smoke=1e-3, paper=1e-3, lo=0, lo_open=True, doc="Adam rate of the weight matrices of LISTA-CPSS")
     scalar_lr: float = param(smoke=2e-2, paper=2e-2, lo=0, lo_open=True,
                              doc="Adam rate of the per-layer scalars (log thresholds, log steps)")
-    batch: int = param(smoke=64, paper=64, lo=1, doc="mini-batch size on the ALISTA benchmark")
     theorem_codes: int = param(smoke=100, paper=1000, lo=1, doc="codes in the check of ALISTA's Theorem 1")
-    lasso_dims: int = param(smoke=20, paper=64, lo=1, doc="rows of D in the Lasso-depth experiment (Ablin et al.: 64)")
-    lasso_atoms: int = param(smoke=50, paper=256, lo=2, doc="columns of D there (Ablin et al.: 256)")
     lam_ratio_values: tuple[float, ...] = param(smoke=(0.1, 0.8), paper=(0.1, 0.8), lo=0, hi=1, lo_open=True,
-                                                doc="lambda / lambda_max in the Lasso-depth experiment")
+                                                doc="lambda / lambda_max in the Lasso-depth experiment (c)")
     lasso_depths: tuple[int, ...] = param(smoke=(1, 2, 4), paper=(1, 2, 4, 6, 10, 15, 20, 30), lo=1,
-                                          doc="depths of the networks trained on the Lasso cost, one network each")
-    lasso_train_samples: int = param(smoke=500, paper=5000, lo=1, doc="training signals of the Lasso-depth experiment")
-    lasso_test_samples: int = param(smoke=200, paper=1000, lo=2, doc="test signals of the Lasso-depth experiment")
-    lasso_steps: int = param(smoke=20, paper=300, lo=1, doc="Adam steps per network stack in the Lasso-depth experiment")
-    lasso_lr: float = param(smoke=1e-4, paper=1e-4, lo=0, lo_open=True, doc="Adam rate of LISTA's matrices there")
-    lasso_batch: int = param(smoke=128, paper=128, lo=1, doc="mini-batch size there")
-    steps_dims: int = param(smoke=10, paper=10, lo=1, doc="rows of D for SLISTA's steps (Ablin et al. Fig. 4: 10)")
-    steps_atoms: int = param(smoke=20, paper=20, lo=2, doc="columns of D there (Fig. 4: 20)")
-    steps_reg: float = param(smoke=0.2, paper=0.2, lo=0, hi=1, lo_open=True, doc="lambda / lambda_max there (Fig. 4: 0.2)")
-    steps_layers: int = param(smoke=20, paper=20, lo=2, doc="layers of that SLISTA (Fig. 4: 20)")
-    steps_samples: int = param(smoke=300, paper=1000, lo=2, doc="training and test signals there (Fig. 4: 1000)")
-    steps_train_steps: int = param(smoke=100, paper=1000, lo=1, doc="full-batch Adam steps there")
-    coupled_layers: int = param(smoke=10, paper=40, lo=4, doc="layers of the coupled LISTA (Ablin et al. Fig. 5: 40)")
-    coupled_reg: float = param(smoke=0.05, paper=0.05, lo=0, hi=1, lo_open=True, doc="lambda / lambda_max there (Fig. 5: 0.05)")
-    coupled_replicates: int = param(smoke=3, paper=4, lo=2, doc="independently trained coupled networks (training sets)")
-    coupled_samples: int = param(smoke=300, paper=1000, lo=1, doc="training signals per coupled network (Fig. 5: 1000)")
-    coupled_steps: int = param(smoke=100, paper=1000, lo=1, doc="Adam steps of the coupled networks")
-    coupled_lr: float = param(smoke=1e-3, paper=1e-3, lo=0, lo_open=True, doc="Adam rate of the coupled networks' matrices")
+                                          doc="depths of the networks of (c), one network each")
+    lasso_train_samples: int = param(smoke=500, paper=5000, lo=1, doc="training signals of (c)")
+    lasso_steps: int = param(smoke=20, paper=300, lo=1, doc="Adam steps of each network stack of (c)")
+    lasso_lr: float = param(smoke=1e-4, paper=1e-4, lo=0, lo_open=True, doc="Adam rate of LISTA's matrices in (c)")
+    fig_samples: int = param(smoke=300, paper=1000, lo=2, doc="training (and test) signals of (d) and (e) (Ablin: 1000)")
+    coupled_replicates: int = param(smoke=3, paper=4, lo=2, doc="coupled networks of (e), one training set each")
+    coupled_steps: int = param(smoke=50, paper=1000, lo=1, doc="Adam steps of the coupled networks of (e)")
     boot: int = param(smoke=200, paper=1000, lo=10, doc="bootstrap replicates of the intervals")
 
     def relations(self) -> None:
         self.require(self.m <= self.n, "m", f"must be at most n = {self.n} (the analytic weights need D D^T invertible)")
-        self.require(self.lasso_dims <= self.lasso_atoms, "lasso_dims", f"must be at most lasso_atoms = {self.lasso_atoms}")
-        self.require(self.steps_dims <= self.steps_atoms, "steps_dims", f"must be at most steps_atoms = {self.steps_atoms}")
         self.require(len(set(self.lasso_depths)) == len(self.lasso_depths), "lasso_depths", "must not repeat a depth")
 
     def memory_bytes(self) -> int:
@@ -331,16 +318,16 @@ def _classical_nmse(D, y, x, lam_values, layers):
 
 
 def benchmark(m: int, n: int, sparsity: float, layers: int, *, snr_values: Sequence[float], train_samples: int,
-              test_samples: int, lam_values: Sequence[float], net_lam: float, slista_lam: float, steps: dict,
-              lista_lr: float, cpss_lr: float, scalar_lr: float, batch: int, n_boot: int, stream, coherence_stream,
-              device: DeviceLike = "auto") -> Benchmark:
+              test_samples: int, lam_values: Sequence[float], slista_lam: float, steps: int, lista_lr: float,
+              cpss_lr: float, scalar_lr: float, n_boot: int, stream, coherence_stream, net_lam: float = NET_LAM,
+              batch: int = BATCH, device: DeviceLike = "auto") -> Benchmark:
     r"""(b) The ALISTA benchmark (Liu et al. 2019, Fig. 1) with all SNR conditions stacked in each training.
 
     ``D`` comes from ``coherence_stream`` (the dictionary of (a)), float32. Per condition:
     Bernoulli–Gaussian codes, noise at :math:`\sigma = \mathrm{std}(y)10^{-\mathrm{SNR}/20}` per signal.
     ISTA and FISTA run for every :math:`\lambda`; the Lasso solution at ``slista_lam`` is FISTA
     with restarts to convergence (:func:`ilib.unrolled.lasso_reference`, float32, tolerance
-    1e-6). Each network (``steps[name]`` Adam steps) is one stack of one network per condition,
+    1e-5). Each network (``steps`` Adam steps) is one stack of one network per condition,
     trained with deep supervision (mean NMSE in dB over layers).
     """
     dev = resolve_device(device)
@@ -351,7 +338,7 @@ def benchmark(m: int, n: int, sparsity: float, layers: int, *, snr_values: Seque
     x_te, y_te = _benchmark_data(D, conds, test_samples, sparsity, stream.child("test"), f32, dev)
     with torch.no_grad():
         classical, cerr = _classical_nmse(D, y_te, x_te, lam_values, layers)
-        refs = [U.lasso_reference(D, y_te[c], slista_lam, iters=3000, tol=1e-6, dtype=f32) for c in range(len(conds))]
+        refs = [U.lasso_reference(D, y_te[c], slista_lam, iters=3000, tol=1e-5, dtype=f32) for c in range(len(conds))]
     lasso_err = np.stack([_np(((r.x - x_te[c]) ** 2).sum(-1)) for c, r in enumerate(refs)])
     norm = _np((x_te**2).sum(-1))
     nets = {"LISTA": (U.LISTA(D, layers, net_lam, models=len(conds)), lista_lr),
@@ -360,7 +347,7 @@ def benchmark(m: int, n: int, sparsity: float, layers: int, *, snr_values: Seque
             "SLISTA": (U.SLISTA(D, layers, slista_lam, models=len(conds)), scalar_lr)}
     learned, err, seconds, losses = {}, {}, {}, {}
     for name, (net, lr) in nets.items():
-        res = U.train(net, y_tr, x_tr, steps=steps[name], lr=lr, scalar_lr=scalar_lr, batch=batch,
+        res = U.train(net, y_tr, x_tr, steps=steps, lr=lr, scalar_lr=scalar_lr, batch=batch,
                       seed=stream.child(f"train {name}"))
         with torch.no_grad():
             xs = net(y_te, return_all=True)  # (K+1, C, T, n)
@@ -428,9 +415,9 @@ def _stack_order(depths: Sequence[int], ratios: Sequence[float]) -> list[tuple[i
     return sorted(((d, r) for d in depths for r in ratios), key=lambda dr: -dr[0])
 
 
-def lasso_depth(n_dims: int, n_atoms: int, *, ratios: Sequence[float], depths: Sequence[int], train_samples: int,
-                test_samples: int, steps: int, lr: float, scalar_lr: float, batch: int, n_boot: int, stream,
-                device: DeviceLike = "auto") -> LassoDepth:
+def lasso_depth(*, ratios: Sequence[float], depths: Sequence[int], train_samples: int, test_samples: int, steps: int,
+                lr: float, scalar_lr: float, n_boot: int, stream, n_dims: int = LASSO_DIMS, n_atoms: int = LASSO_ATOMS,
+                batch: int = 128, device: DeviceLike = "auto") -> LassoDepth:
     r"""(c) Ablin et al. (2019), Fig. 6: one network per depth and Lasso weight, all of one kind in one stack.
 
     Simulated problems as in their code: :math:`D` Gaussian with unit columns, :math:`y = Dz`,
@@ -531,28 +518,33 @@ class StepTracking:
     def worst_deep(self) -> Estimate:
         r"""The largest :math:`|\log(\alpha^k\,\mathrm{median}\,L_S)|` over the deep layers, bootstrap over test signals."""
         deep = self.deep
+        LS = np.where(self.LS > 0, self.LS, np.nan).T  # (test, K); an empty support has no restricted constant
 
-        def stat(LS_t):  # LS_t: (test, K)
-            return float(np.nanmax(np.abs(np.log(self.alpha[deep] * self.median_LS(LS_t.T)[deep]))))
+        def stat(LS_t, axis=0):
+            with np.errstate(all="ignore"):
+                med = np.nanmedian(LS_t, axis=axis)[..., deep]
+                return np.nanmax(np.abs(np.log(self.alpha[deep] * med)), axis=-1)
 
-        est, lo, hi = stats.bootstrap(stat, self.LS.T, n_boot=self.n_boot, rng=_rng(self.boot_seed), vectorized=False)
+        est, lo, hi = stats.bootstrap(stat, LS, n_boot=self.n_boot, rng=_rng(self.boot_seed), vectorized=True)
         return Estimate.interval(est, lo, hi, "bootstrap 95%", self.LS.shape[1])
 
 
-def step_tracking(n_dims: int, n_atoms: int, *, reg: float, layers: int, samples: int, train_steps: int,
-                  scalar_lr: float, n_boot: int, stream, device: DeviceLike = "auto") -> StepTracking:
+def step_tracking(samples: int, *, n_boot: int, stream, n_dims: int = FIG4["n_dims"], n_atoms: int = FIG4["n_atoms"],
+                  reg: float = FIG4["reg"], layers: int = FIG4["layers"], gd_steps: int = FIG4["gd_steps"],
+                  device: DeviceLike = "auto") -> StepTracking:
     r"""(d) Ablin et al. (2019), Fig. 4: SLISTA on ``n_dims x n_atoms`` problems at :math:`\lambda = ` ``reg`` :math:`\lambda_{\max}`.
 
-    Trained full batch on the mean Lasso cost of its output (their code's "oneshot"
-    training), float32; the supports are those of its layers on as many test signals.
+    Trained as their figure script does: full batch, on the mean Lasso cost of the output
+    ("oneshot"), by ``gd_steps`` accepted steps of gradient descent with their backtracking
+    (:func:`ilib.unrolled.train` with ``optimizer="gd"``), from ISTA, float32; the supports are
+    those of its layers on as many test signals.
     """
     dev = resolve_device(device)
     D = U.gaussian_dictionary(n_dims, n_atoms, seed=stream.child("D"), dtype=torch.float32, device=dev)
     y_tr = U.lasso_signals(D, samples, seed=stream.child("train"))
     y_te = U.lasso_signals(D.double(), samples, seed=stream.child("test"))
     net = U.SLISTA(D, layers, reg)
-    U.train(net, y_tr, None, steps=train_steps, lr=scalar_lr, batch=samples, objective="last",
-            seed=stream.child("train steps"))
+    U.train(net, y_tr, None, steps=gd_steps, lr=1.0, objective="last", optimizer="gd")
     return step_tracking_of(f"{n_dims}x{n_atoms}, λ = {reg:g} λmax, {layers} layers", net, y_te, n_boot=n_boot,
                             seed=_boot_seed(stream.child("bootstrap")))
 
@@ -594,8 +586,9 @@ class CoupledLayers:
         return self.residual[:, -q:].mean(1) / self.residual[:, :q].mean(1)
 
 
-def coupled_layers(n_dims: int, n_atoms: int, *, reg: float, layers: int, replicates: int, samples: int, steps: int,
-                   lr: float, scalar_lr: float, stream, device: DeviceLike = "auto") -> CoupledLayers:
+def coupled_layers(replicates: int, samples: int, *, steps: int, scalar_lr: float, stream, n_dims: int = FIG5["n_dims"],
+                   n_atoms: int = FIG5["n_atoms"], reg: float = FIG5["reg"], layers: int = FIG5["layers"],
+                   lr: float = FIG5["lr"], device: DeviceLike = "auto") -> CoupledLayers:
     r"""(e) Ablin et al. (2019), Fig. 5: coupled LISTA (LISTA-CP, no support selection) of ``layers`` layers.
 
     ``replicates`` networks, one per training set of ``samples`` signals of the same
@@ -669,25 +662,39 @@ def _below_all(r: Benchmark, net: str) -> Estimate:
     return max((r.gap_to_classical(net, c) for c in range(len(r.snr_values))), key=lambda e: e.hi)
 
 
-FAR_BELOW_CLASSICAL_NOISELESS = {net: Claim(
-    f"{net.lower().replace('-', '_')}_far_below_ista_fista_noiseless", kind="theorem",
-    source="Liu et al. 2019, Fig. 1(a) and Sec. 5 ('all learned models ≫ ISTA/FISTA'); 'far' read as at least 10 dB "
-           "(their figure's values were not available to us; the threshold was fixed before any run)",
-    statement=f"noiseless, {net} at depth K reaches an NMSE at least 10 dB below the better of ISTA and FISTA "
-              "(each at its best λ) at the same depth",
-    predict=lambda r: -FAR_DB, measure=lambda r, net=net: _far(r, net), rule=AtMost(),
-    detail=lambda r, net=net: {"nmse_net": float(r.learned[net][0, -1]), "classical": r.best_classical(0),
-                               "nmse_classical": float(r.best(r.best_classical(0))[0, -1])},
-) for net in FIG1_NETS}
-BELOW_CLASSICAL = {net: Claim(
-    f"{net.lower().replace('-', '_')}_below_ista_fista", kind="theorem",
-    source="Liu et al. 2019, Fig. 1(a-d): every learned model below ISTA and FISTA at every SNR",
-    statement=f"at every SNR, {net} at depth K has a significantly lower NMSE than the better of ISTA and FISTA "
-              "at the same depth (worst condition shown)",
-    predict=lambda r: 0.0, measure=lambda r, net=net: _below_all(r, net), rule=Below(),
-    detail=lambda r, net=net: {lab: [float(r.learned[net][c, -1]), float(r.best(r.best_classical(c))[c, -1])]
-                               for c, lab in enumerate(r.labels)},
-) for net in FIG1_NETS}
+def _far_claim(net: str) -> Claim:
+    return Claim(
+        f"{net.lower().replace('-', '_')}_far_below_ista_fista_noiseless", kind="theorem",
+        source="Liu et al. 2019, Fig. 1(a) and Sec. 5 ('all learned models ≫ ISTA/FISTA'); 'far' read as at least 10 dB "
+               "(their figure's values were not available to us; the threshold was fixed before any run)",
+        statement=f"noiseless, {net} at depth K reaches an NMSE at least 10 dB below the better of ISTA and FISTA "
+                  "(each at its best λ) at the same depth",
+        predict=lambda r: -FAR_DB, measure=lambda r: _far(r, net), rule=AtMost(),
+        detail=lambda r: {"nmse_net": float(r.learned[net][0, -1]), "classical": r.best_classical(0),
+                          "nmse_classical": float(r.best(r.best_classical(0))[0, -1])},
+    )
+
+
+def _below_claim(net: str) -> Claim:
+    return Claim(
+        f"{net.lower().replace('-', '_')}_below_ista_fista", kind="theorem",
+        source="Liu et al. 2019, Fig. 1(a-d): every learned model below ISTA and FISTA at every SNR",
+        statement=f"at every SNR, {net} at depth K has a significantly lower NMSE than the better of ISTA and FISTA "
+                  "at the same depth (worst condition shown)",
+        predict=lambda r: 0.0, measure=lambda r: _below_all(r, net), rule=Below(),
+        detail=lambda r: {lab: [float(r.learned[net][c, -1]), float(r.best(r.best_classical(c))[c, -1])]
+                          for c, lab in enumerate(r.labels)},
+    )
+
+
+LISTA_FAR_BELOW = _far_claim("LISTA")
+CPSS_FAR_BELOW = _far_claim("LISTA-CPSS")
+ALISTA_FAR_BELOW = _far_claim("ALISTA")
+LISTA_BELOW = _below_claim("LISTA")
+CPSS_BELOW = _below_claim("LISTA-CPSS")
+ALISTA_BELOW = _below_claim("ALISTA")
+FAR_BELOW_CLASSICAL_NOISELESS = {"LISTA": LISTA_FAR_BELOW, "LISTA-CPSS": CPSS_FAR_BELOW, "ALISTA": ALISTA_FAR_BELOW}
+BELOW_CLASSICAL = {"LISTA": LISTA_BELOW, "LISTA-CPSS": CPSS_BELOW, "ALISTA": ALISTA_BELOW}
 
 
 def _lista_inferior(r: Benchmark) -> Estimate:
