@@ -49,7 +49,7 @@ from .operators import MatrixOperator
 from .sparse import SolverResult, _check_depths, _check_weight, _result, fista, ista, lasso_cost, soft_threshold
 
 __all__ = [
-    "gaussian_dictionary", "bernoulli_gaussian", "add_noise", "lasso_signals", "nmse_db", "lipschitz",
+    "gaussian_dictionary", "bernoulli_gaussian", "add_noise", "lasso_signals", "nmse_db", "nmse_db_difference", "lipschitz",
     "lambda_max", "lasso_objective", "lasso_reference", "restricted_lipschitz", "oracle_ista", "solver_path",
     "analytic_weights", "generalized_coherence", "mutual_coherence", "support_selection", "ss_schedule",
     "theorem1_sparsity", "theorem1_rate", "theorem1_path",
@@ -145,6 +145,31 @@ def nmse_db(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"x_hat {tuple(x_hat.shape)} and x {tuple(x.shape)} must agree in their last two axes")
     err = ((x_hat - x) ** 2).sum(dim=(-2, -1))
     return 10 * torch.log10(err / (x**2).sum(dim=(-2, -1)))
+
+
+def nmse_db_difference(err_a, err_b, *, n_boot: int, seed: int):
+    r"""The NMSE difference in dB of two estimators on the same signals, with a paired bootstrap interval.
+
+    .. math::
+
+        \Delta = 10\log_{10}\frac{\sum_b \|\hat x^{(a)}_b - x_b\|^2}{\sum_b \|\hat x^{(b)}_b - x_b\|^2}
+        = \mathrm{NMSE_{dB}}(a) - \mathrm{NMSE_{dB}}(b)
+
+    from the per-signal squared errors ``err_a`` and ``err_b`` (the normalisation :math:`\sum_b\|x_b\|^2`
+    cancels); the signals are resampled jointly (:func:`ilib.stats.bootstrap`, ``n_boot`` replicates drawn
+    from ``seed``). Returns an :class:`ilib.Estimate`.
+    """
+    import numpy as np
+
+    from .claims import Estimate
+    from .stats import bootstrap
+
+    a, b = np.asarray(err_a, dtype=float), np.asarray(err_b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"err_a and err_b must be 1-D arrays of one length, got shapes {a.shape} and {b.shape}")
+    stat = lambda u, v, axis=0: 10 * np.log10(np.sum(u, axis=axis) / np.sum(v, axis=axis))  # noqa: E731
+    est, lo, hi = bootstrap(stat, a, b, n_boot=n_boot, rng=np.random.default_rng(seed), paired=True, vectorized=True)
+    return Estimate.interval(est, lo, hi, "paired bootstrap 95%", len(a))
 
 
 def lipschitz(D: torch.Tensor) -> torch.Tensor:
@@ -537,18 +562,29 @@ class Unrolled(nn.Module):
         return nn.Parameter(torch.log(v).expand(self.models).unsqueeze(0).repeat(self.layers, 1).contiguous())
 
     def _per_layer_matrix(self, value: torch.Tensor) -> nn.ParameterList:
-        """One weight matrix per layer and model: ``K`` parameters of shape ``(M, a, b)``, all initialised at ``value``.
+        """One weight matrix per layer and *active* model: layer ``k`` holds ``(a_k, a, b)``, all initialised at ``value``.
 
-        One tensor per layer (not one ``(K, M, a, b)`` tensor) keeps each layer's gradient
-        its own size: a slice of a stacked tensor would back-propagate a full-size zero tensor per layer.
+        ``a_k`` is the number of networks deeper than ``k`` (the first ``a_k``, depths being non-increasing),
+        so a network has no weights beyond its depth: no gradient, no optimiser state and no work is spent
+        on layers it does not have. One tensor per layer (not one stacked tensor) keeps each layer's
+        gradient its own size.
         """
         v = value.detach().unsqueeze(0)
-        return nn.ParameterList([nn.Parameter(v.repeat(self.models, 1, 1).contiguous()) for _ in range(self.layers)])
+        return nn.ParameterList([nn.Parameter(v.repeat(a, 1, 1).contiguous()) for a in self._active if a])
 
     @staticmethod
     def _first(t: torch.Tensor, a: int) -> torch.Tensor:
         """``t[:a]`` along the model axis, without a slice (and its backward) when all models are active."""
         return t if a == t.shape[0] else t[:a]
+
+    def layer_matrices(self, name: str) -> torch.Tensor:
+        """The weight matrices ``name`` of every layer as one ``(K, M, a, b)`` tensor (NaN beyond a network's depth)."""
+        mats = getattr(self, name)
+        first = mats[0]
+        out = torch.full((self.layers, self.models, *first.shape[1:]), math.nan, dtype=first.dtype, device=first.device)
+        for k, w in enumerate(mats):
+            out[k, : w.shape[0]] = w.detach()
+        return out
 
     @property
     def thresholds(self) -> torch.Tensor:
@@ -577,6 +613,18 @@ class Unrolled(nn.Module):
         squeeze = y.dim() == 2 and self.models == 1
         yb = self._batched(y)
         x = torch.zeros(self.models, yb.shape[1], self.n, dtype=yb.dtype, device=yb.device)
+        if not return_all:  # networks that have reached their depth drop out of the batch and wait in `done`
+            done = []
+            for k in range(self.layers):
+                a = self._active[k]
+                if a < x.shape[0]:
+                    done.append(x[a:])
+                    x = x[:a]
+                if a == 0:
+                    break
+                x = self.step(k, x, yb[:a] if a < self.models else yb)
+            out = torch.cat([x] + done[::-1]) if done else x
+            return out.squeeze(-3) if squeeze else out
         xs = [x]
         for k in range(self.layers):
             a = self._active[k]
@@ -584,7 +632,7 @@ class Unrolled(nn.Module):
                 new = self.step(k, x[:a], yb[:a])
                 x = new if a == self.models else torch.cat([new, x[a:]])
             xs.append(x)
-        out = torch.stack(xs) if return_all else x
+        out = torch.stack(xs)
         return out.squeeze(-3) if squeeze else out
 
 
@@ -593,8 +641,9 @@ class LISTA(Unrolled):
 
     Initialised at ISTA: :math:`W_1 = D^\top/L`, :math:`W_2 = I - D^\top D/L`,
     :math:`\theta = \lambda/L`, so the untrained network computes ISTA exactly.
-    The weights are stored transposed (``W1t[k]`` :math:`= W_1^{k\top}`, ``(M, m, n)``;
-    ``W2t[k]``, ``(M, n, n)``) so that each layer is a batched product ``y @ W1t[k]``.
+    The weights are stored transposed (``W1t[k]`` :math:`= W_1^{k\top}`, ``(a_k, m, n)`` for the
+    ``a_k`` networks deeper than ``k``; ``W2t[k]``, ``(a_k, n, n)``) so that each layer is a batched
+    product ``y @ W1t[k]``.
     """
 
     def __init__(self, D: torch.Tensor, layers: int, lam, **kw):
@@ -607,7 +656,7 @@ class LISTA(Unrolled):
 
     def step(self, k, x, y):
         a = x.shape[0]
-        u = torch.baddbmm(torch.bmm(y, self._first(self.W1t[k], a)), x, self._first(self.W2t[k], a))
+        u = torch.baddbmm(torch.bmm(y, self.W1t[k]), x, self.W2t[k])
         return soft_threshold(u, self.log_theta[k, :a].exp().view(a, 1, 1))
 
 
@@ -619,7 +668,7 @@ class LISTACP(Unrolled):
         x^{k+1} = \eta_{\theta^k}\big(x^k - W^{k\top}(Dx^k - y)\big),
 
     initialised at ISTA (:math:`W^k = D/L`, :math:`\theta^k = \lambda/L`); ``W[k]`` has shape
-    ``(M, m, n)``. With ``support_selection=True`` this is LISTA-CPSS: the shrinkage is
+    ``(a_k, m, n)``, one matrix per network deeper than ``k``. With ``support_selection=True`` this is LISTA-CPSS: the shrinkage is
     :func:`support_selection` with percentages :func:`ss_schedule`. Ablin et al.'s
     "coupled" LISTA (their Figs. 5 and 6) is LISTA-CP without support selection.
     """
@@ -633,7 +682,7 @@ class LISTACP(Unrolled):
 
     def step(self, k, x, y):
         a = x.shape[0]
-        u = x - torch.bmm(x @ self.D.T - y, self._first(self.W[k], a))
+        u = x - torch.bmm(x @ self.D.T - y, self.W[k])
         return support_selection(u, self.log_theta[k, :a].exp().view(a, 1, 1), self.q[k])
 
     def coupling_residual(self) -> torch.Tensor:
@@ -645,10 +694,10 @@ class LISTACP(Unrolled):
 
         zero for a layer that is ISTA with step :math:`\alpha^k = \theta^k/\lambda` (SLISTA's form);
         Ablin, Moreau, Massias & Gramfort (2019), Thm. 4.4 and Fig. 5: the deep layers of a
-        network converging to the Lasso solution must take this form.
+        network converging to the Lasso solution must take this form. NaN beyond a network's depth.
         """
-        W = torch.stack(list(self.W))  # (K, M, m, n)
-        alpha = (self.log_theta.exp() / self.lam).unsqueeze(-1).unsqueeze(-1)  # (K, M, 1, 1)
+        W = self.layer_matrices("W")  # (K, M, m, n)
+        alpha = (self.log_theta.detach().exp() / self.lam).unsqueeze(-1).unsqueeze(-1)  # (K, M, 1, 1)
         target = alpha * self.D
         return ((W - target).flatten(2).norm(dim=-1) / target.flatten(2).norm(dim=-1)).T
 

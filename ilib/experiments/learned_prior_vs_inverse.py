@@ -288,11 +288,8 @@ class PriorVsInverse:
 
     def equal_depth(self) -> Estimate:
         """NMSE(inverse) - NMSE(prior, K steps) on the training operator, dB, paired bootstrap."""
-        a, b = self.err["inverse"]["train"][0], self.err["prior, K steps"]["train"][0]
-        stat = lambda a, b, axis=0: 10 * np.log10(np.sum(a, axis=axis) / np.sum(b, axis=axis))  # noqa: E731
-        est, lo, hi = stats.bootstrap(stat, a, b, n_boot=self.n_boot, rng=np.random.default_rng(self.boot_seed + 7),
-                                      paired=True, vectorized=True)
-        return Estimate.interval(est, lo, hi, "paired bootstrap 95%", len(a))
+        return U.nmse_db_difference(self.err["inverse"]["train"][0], self.err["prior, K steps"]["train"][0],
+                                    n_boot=self.n_boot, seed=self.boot_seed + 7)
 
     def prior_exchangeable(self) -> Estimate:
         r"""NMSE of the prior under the training matrix minus the mean over the new Gaussian matrices, dB.

@@ -114,24 +114,12 @@ def _boot_seed(stream: SeedLike) -> int:
     return int(torch.randint(0, 2**62, (1,), generator=make_generator(stream)))
 
 
-def _db_ratio(err_a, err_b, norm=None, axis=0):
+def _db_ratio(err_a, err_b, axis=0):
     """10 log10(sum err_a / sum err_b) along ``axis`` (paired samples)."""
     return 10 * np.log10(np.sum(err_a, axis=axis) / np.sum(err_b, axis=axis))
 
 
-def nmse_difference(err_a: np.ndarray, err_b: np.ndarray, *, n_boot: int, seed: int) -> Estimate:
-    r"""The NMSE difference in dB between two estimators on the same test codes, with a paired bootstrap interval.
-
-    .. math::
-
-        \Delta = 10\log_{10}\frac{\sum_b \|\hat x^{a}_b - x_b\|^2}{\sum_b \|\hat x^{b}_b - x_b\|^2}
-        = \mathrm{NMSE}_{\mathrm{dB}}(a) - \mathrm{NMSE}_{\mathrm{dB}}(b)
-
-    (the normalisation :math:`\sum_b\|x_b\|^2` cancels); the codes are resampled jointly.
-    """
-    est, lo, hi = stats.bootstrap(_db_ratio, np.asarray(err_a), np.asarray(err_b), n_boot=n_boot, rng=_rng(seed),
-                                  paired=True, vectorized=True)
-    return Estimate.interval(est, lo, hi, "paired bootstrap 95%", len(err_a))
+nmse_difference = U.nmse_db_difference
 
 
 # --------------------------------------------------------------------------- (a): coherence and Theorem 1
