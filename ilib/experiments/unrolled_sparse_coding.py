@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -35,7 +35,7 @@ import torch
 
 from .. import stats
 from .. import unrolled as U
-from ..claims import AtLeast, AtMost, Above, Below, Claim, Covers, Estimate
+from ..claims import AtMost, Above, Below, Claim, Covers, Estimate
 from ..device import DeviceLike, SeedLike, make_generator, resolve_device
 from ..profile import Profile as _Profile
 from ..profile import param

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 import ilib
 from ilib.experiments import unrolled_sparse_coding as ex
