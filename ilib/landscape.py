@@ -509,37 +509,57 @@ def _wdc_cell_values(S, xc, hx, yc, hy):
     return torch.where(inside, f, none), torch.where(overlap, f + _WDC_LIP * h, none)
 
 
-def _wdc_sup_layer(W: torch.Tensor, chunk: int, split: int, rounds: int, rtol: float):
+def _wdc_sup_layer(W: torch.Tensor, chunk: int, split: int, rounds: int, rtol: float, max_cells: int):
     n = W.shape[0]
     alpha = torch.atan2(W[:, 1], W[:, 0]) % _TWO_PI
     alpha, order = alpha.sort()
     r2 = (W[order] ** 2).sum(-1)
     c = torch.stack([r2 / 2, r2 * torch.cos(2 * alpha) / 2, r2 * torch.sin(2 * alpha) / 2], dim=-1)
     P = torch.cat([torch.zeros(1, 3, dtype=W.dtype, device=W.device), torch.cumsum(torch.cat([c, c]), 0)])
-    edges = torch.cat([alpha, alpha[:1] + _TWO_PI]) - math.pi / 2  # φx breakpoints; φy's are these + π
-    centre, half = (edges[1:] + edges[:-1]) / 2, (edges[1:] - edges[:-1]) / 2
-    rows = max(1, chunk // n)
+    full = P[n]
+    # phi_x breakpoints alpha_i - pi/2 (phi_y's are these + pi); gaps longer than pi/4 are cut into pieces, so that a
+    # cell's angle phi_y - phi_x spans less than pi/2 and meets at most one copy [2 pi j, 2 pi j + pi] of the strip
+    lo_edge = alpha - math.pi / 2
+    gap = torch.diff(torch.cat([alpha, alpha[:1] + _TWO_PI]))
+    pieces = torch.ceil(gap / (math.pi / 4)).clamp_min(1).long()
+    gidx = torch.repeat_interleave(torch.arange(n, device=W.device), pieces)  # the gap (index of the alpha below U)
+    first = torch.cumsum(pieces, 0) - pieces
+    frac = (torch.arange(int(pieces.sum()), device=W.device) - first[gidx]).to(W.dtype) / pieces[gidx].to(W.dtype)
+    half = gap[gidx] / pieces[gidx].to(W.dtype) / 2
+    centre = lo_edge[gidx] + frac * gap[gidx] + half
+    N = centre.shape[0]
+    rows = max(1, chunk // N)
     best, arg, keep = -1.0, None, []
-    idx = torch.arange(n, device=W.device)
-    for s in range(0, n, rows):
-        j = idx[s : s + rows, None].expand(-1, n)
+    idx = torch.arange(N, device=W.device)
+    for s in range(0, N, rows):
+        j = idx[s : s + rows, None].expand(-1, N)
         l = idx[None, :].expand(j.shape[0], -1)  # noqa: E741
-        S = P[j + 1 + n * (j < l)] - P[l + 1]  # rows sorted l+1 .. j, cyclically: the active set of the cell
-        cell = (S, centre[j], half[j], centre[l] + math.pi, half[l])
+        gj, gl = gidx[j], gidx[l]
+        X, Y = centre[j], centre[l] + math.pi
+        # the active rows: sorted l+1 .. j cyclically; in a gap (gj == gl) none, or all of them when the arc from
+        # L = phi_y - pi/2 to U = phi_x + pi/2 goes around (phi_y - phi_x beyond 3 pi / 2 before wrapping)
+        S = P[gj + 1 + n * (gj < gl)] - P[gl + 1] + ((gj == gl) & (Y - X > 1.5 * math.pi)).unsqueeze(-1) * full
+        cell = (S, X, half[j], Y, half[l])
         lo, up = _wdc_cell_values(*cell)
         top = int(lo.argmax())
         if lo.flatten()[top] > best:
-            best, arg = float(lo.flatten()[top]), (float(cell[1].flatten()[top]), float(cell[3].flatten()[top]))
+            best, arg = float(lo.flatten()[top]), (float(X.flatten()[top]), float(Y.flatten()[top]))
         m = up > best
         keep.append(tuple(t[m] for t in cell) + (up[m],))
     cells = [torch.cat(t) for t in zip(*keep)]
     off = (torch.arange(split, dtype=W.dtype, device=W.device) * 2 + 1 - split) / split
     ox, oy = (t.reshape(-1) for t in torch.meshgrid(off, off, indexing="ij"))
+    frozen = -1.0  # the largest bound among cells left unsplit (when more than max_cells are candidates)
     for _ in range(rounds):
         m = cells[-1] > best
-        S, X, HX, Y, HY = (t[m] for t in cells[:-1])
-        if S.shape[0] == 0 or float(cells[-1][m].max()) - best <= rtol * best:
+        cells = [t[m] for t in cells]
+        if cells[0].shape[0] == 0 or max(float(cells[-1].max()), frozen) - best <= rtol * best:
             break
+        if cells[0].shape[0] > max_cells:  # split the most promising cells; the others keep their (valid) bounds
+            order = cells[-1].argsort(descending=True)
+            frozen = max(frozen, float(cells[-1][order[max_cells]]))
+            cells = [t[order[:max_cells]] for t in cells]
+        S, X, HX, Y, HY, _ = cells
         q = split * split
         S = S[:, None, :].expand(-1, q, 3).reshape(-1, 3)
         X, Y = (X[:, None] + HX[:, None] * ox).reshape(-1), (Y[:, None] + HY[:, None] * oy).reshape(-1)
@@ -549,12 +569,12 @@ def _wdc_sup_layer(W: torch.Tensor, chunk: int, split: int, rounds: int, rtol: f
         if lo[top] > best:
             best, arg = float(lo[top]), (float(X[top]), float(Y[top]))
         cells = [S, X, HX, Y, HY, up]
-    upper = max(best, float(cells[-1].max())) if cells[-1].numel() else best
+    upper = max(best, frozen, float(cells[-1].max()) if cells[-1].numel() else best)
     return best, upper, arg
 
 
 def wdc_sup_2d(W: torch.Tensor, *, chunk: int = 2_000_000, split: int = 4, rounds: int = 8,
-               rtol: float = 1e-4) -> WDCSup:
+               rtol: float = 1e-4, max_cells: int = 50_000) -> WDCSup:
     r"""The WDC constant of layers :math:`W \in \mathbb{R}^{n \times 2}`: the supremum over *all* pairs, by an exact scan.
 
     .. math::
@@ -567,7 +587,8 @@ def wdc_sup_2d(W: torch.Tensor, *, chunk: int = 2_000_000, split: int = 4, round
     \in [0, \pi]` (the other order is the same pair swapped). The active rows are those with angle
     :math:`\alpha_i \in (\varphi_y - \pi/2, \varphi_x + \pi/2)`, so the sum :math:`S` is constant on
     the cells of the grid cut by :math:`\varphi_x = \alpha_i - \pi/2` and :math:`\varphi_y = \alpha_i + \pi/2`
-    (``n x n`` cells, each sum a difference of cyclic prefix sums). Writing :math:`S = s_0 I + \begin{pmatrix}
+    (about ``n x n`` cells, each sum a difference of cyclic prefix sums; gaps between the :math:`\alpha_i` longer
+    than :math:`\pi/4` are cut further, so that no cell holds two active sets). Writing :math:`S = s_0 I + \begin{pmatrix}
     s_1 & s_2\\ s_2 & -s_1\end{pmatrix}` and :math:`Q_{x,y} = aI + bR_\psi` (:math:`a = (\pi-\theta)/2\pi`,
     :math:`b = \sin\theta/2\pi`, :math:`R_\psi` the reflection with :math:`\psi = \varphi_x + \varphi_y`),
 
@@ -578,7 +599,9 @@ def wdc_sup_2d(W: torch.Tensor, *, chunk: int = 2_000_000, split: int = 4, round
     which on a cell is :math:`3/(2\pi)`-Lipschitz in :math:`|\Delta\varphi_x| + |\Delta\varphi_y|`. The
     value at a cell's centre is attained (``lower``); the centre value plus the Lipschitz constant times
     the cell's half-size bounds the cell (``upper``). Cells whose bound exceeds the best value are split
-    ``split x split`` times, up to ``rounds`` times or until ``upper - lower <= rtol * lower``.
+    ``split x split`` times, up to ``rounds`` times or until ``upper - lower <= rtol * lower``; at most
+    ``max_cells`` of them per round (the most promising), the others keeping their bounds, so memory stays bounded
+    where the deviation is flat near its maximum.
 
     Parameters
     ----------
@@ -597,9 +620,10 @@ def wdc_sup_2d(W: torch.Tensor, *, chunk: int = 2_000_000, split: int = 4, round
     if W.dim() != 3 or W.shape[-1] != 2 or W.shape[1] < 2:
         raise ValueError(f"W must have shape (L, n, 2) with n >= 2 (the exact scan is for k = 2), got {tuple(W.shape)}")
     chunk, split, rounds = check_positive_int(chunk, "chunk"), check_positive_int(split, "split"), check_positive_int(rounds, "rounds")
+    max_cells = check_positive_int(max_cells, "max_cells")
     check_positive(rtol, "rtol")
     W = W.to(torch.float64)
-    out = [_wdc_sup_layer(w, chunk, split, rounds, rtol) for w in W]  # each layer is one vectorised scan of n^2 cells
+    out = [_wdc_sup_layer(w, chunk, split, rounds, rtol, max_cells) for w in W]  # each layer is one vectorised scan of n^2 cells
     lo = torch.tensor([o[0] for o in out], dtype=torch.float64)
     up = torch.tensor([o[1] for o in out], dtype=torch.float64)
     ang = torch.tensor([o[2] for o in out], dtype=torch.float64)

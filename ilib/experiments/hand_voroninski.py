@@ -217,7 +217,7 @@ class RhoSweep:
 
 @dataclass(frozen=True)
 class RhoRow:
-    """:math:`t^\star` at one depth: ``t`` ``(len(width_values), networks)``."""
+    r""":math:`t^\star` at one depth: ``t`` ``(len(width_values), networks)``."""
 
     d: int
     width_values: tuple[int, ...]
