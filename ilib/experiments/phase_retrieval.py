@@ -54,7 +54,7 @@ class Profile(_Profile):
                                           doc="layer widths w (networks k-w-...-w) in (b)")
     ray_networks: int = param(smoke=40, paper=200, lo=2, doc="sampled networks per (d, w) in (b)")
     meas_width: int = param(smoke=256, paper=1024, lo=1, doc="layer width of the networks with finitely many measurements in (b)")
-    meas_m_values: tuple[int, ...] = param(smoke=(5, 20, 80, 320), paper=(5, 10, 20, 40, 80, 160, 320, 640), lo=1,
+    meas_m_values: tuple[int, ...] = param(smoke=(5, 20, 80, 160, 320), paper=(5, 10, 20, 40, 80, 160, 320, 640), lo=1,
                                            doc="numbers of measurements m in (b)")
     meas_draws: int = param(smoke=200, paper=2000, lo=2, doc="(network, A) draws per (d, m) in (b)")
     dpr_widths: tuple[int, ...] = param(smoke=(5, 50, 500), paper=(5, 100, 1000), lo=1, doc="widths of the networks in (c)")
@@ -71,8 +71,8 @@ class Profile(_Profile):
         self.require(len(self.grid_widths) >= 2, "grid_widths", "must list at least one layer")
         self.require(len([w for w in self.width_values if w >= 256]) >= 3, "width_values",
                      "needs at least 3 widths >= 256 for the spread's slope")
-        self.require(len([m for m in self.meas_m_values if m >= 20]) >= 3, "meas_m_values",
-                     "needs at least 3 values >= 20 for the slope in m")
+        self.require(len([m for m in self.meas_m_values if m >= 80]) >= 3, "meas_m_values",
+                     "needs at least 3 values >= 80 for the slope in m")
 
 
 def _fit(x, y) -> Estimate:
@@ -255,7 +255,7 @@ class MeasurementRow:
     t: np.ndarray
     t_mean: np.ndarray
     fires: np.ndarray
-    m_min_fit: int = 20
+    m_min_fit: int = 80
 
     @property
     def gap_sd(self) -> np.ndarray:
@@ -428,7 +428,7 @@ MEASUREMENTS_CONCENTRATE = Claim(
     "critical_point_with_a_concentrates_like_m_minus_half", kind="theorem",
     source="central limit theorem over the m measurements (rows of A independent given the network)",
     statement="the critical point with m measurements differs from its mean over A by a spread falling like m^(-1/2) "
-              "(log-log slope, m >= 20)",
+              "(log-log slope, m >= 80)",
     predict=lambda r: -0.5, measure=lambda r: r.gap_fit(), rule=Covers(),
 )
 FLIP_FIRES = Claim(

@@ -24,7 +24,7 @@ def test_profiles_resolve_and_bad_values_are_refused_naming_the_parameter():
     with pytest.raises(ilib.ParameterError, match="grid_widths"):
         ex.Profile.resolve("smoke", {"grid_widths": [3, 10, 20]})
     with pytest.raises(ilib.ParameterError, match="meas_m_values"):
-        ex.Profile.resolve("smoke", {"meas_m_values": [5, 10]})
+        ex.Profile.resolve("smoke", {"meas_m_values": [5, 10, 80, 160]})
 
 
 def test_rho_table_sanity_claims_hold():
