@@ -65,7 +65,7 @@ STAT_K, STAT_STARTS, STAT_LR, RATE_STEPS, HESS_NETWORKS = 5, 16, 0.02, 400, 200
 class Profile(_Profile):
     """Parameters of notebook 03 (each declared once; see :mod:`ilib.profile`); fixed settings are module constants."""
 
-    grid_points: int = param(smoke=41, paper=101, lo=3, doc="grid points per axis in (a)")
+    grid_points: int = param(smoke=31, paper=101, lo=3, doc="grid points per axis in (a)")
     spread_networks: int = param(smoke=200, paper=2000, lo=2, doc="networks of the (a) widths whose t* give the spread")
     width_values: tuple[int, ...] = param(smoke=(64, 256, 1024, 4096), paper=(16, 64, 256, 1024, 4096, 16384), lo=1,
                                           doc="layer widths w (networks 2-w-...-w) in (b)")
@@ -81,11 +81,11 @@ class Profile(_Profile):
     grad_width_values: tuple[int, ...] = param(smoke=(32, 128, 512), paper=(32, 128, 512, 2048), lo=1,
                                                doc="widths w of the networks 3-w-w for the gradient deviation")
     descent_depth_values: tuple[int, ...] = param(smoke=(2, 3), paper=(2, 3, 4), lo=1, doc="depths in (d)")
-    expansion_values: tuple[float, ...] = param(smoke=(2.0, 8.0, 16.0), paper=(1.0, 2.0, 4.0, 8.0, 16.0, 32.0), lo=1,
+    expansion_values: tuple[float, ...] = param(smoke=(2.0, 16.0), paper=(1.0, 2.0, 4.0, 8.0, 16.0, 32.0), lo=1,
                                                 doc="expansion factors c in (d), widths round(k c^i)")
     descent_networks: int = param(smoke=4, paper=10, lo=1, doc="networks per configuration in (d)")
-    starts: int = param(smoke=6, paper=16, lo=1, doc="random starts, and as many within 30 degrees of -x0, per network")
-    descent_steps: int = param(smoke=150, paper=300, lo=1, doc="gradient steps in (d)")
+    starts: int = param(smoke=4, paper=16, lo=1, doc="random starts, and as many within 30 degrees of -x0, per network")
+    descent_steps: int = param(smoke=100, paper=300, lo=1, doc="gradient steps in (d)")
     lr: float = param(smoke=0.5, paper=0.5, lo=0, hi=1, lo_open=True, doc="step size of gradient descent, in units of 2^d")
     k_values: tuple[int, ...] = param(smoke=(5, 20), paper=(5, 10, 20, 40), lo=1, doc="latent dimensions in (e)")
     sigma2_values: tuple[float, ...] = param(smoke=(0.25, 1.0), paper=(0.25, 0.5, 1.0, 2.0, 4.0), lo=0, lo_open=True,
@@ -94,7 +94,7 @@ class Profile(_Profile):
     stat_expansions: tuple[float, ...] = param(smoke=(2.0, 8.0), paper=(2.0, 4.0, 8.0, 16.0), lo=1,
                                                doc="expansion factors c of the networks k-kc-kc^2 in (f)")
     stat_networks: int = param(smoke=2, paper=6, lo=1, doc="networks per expansion in (f)")
-    stat_steps: int = param(smoke=200, paper=600, lo=1, doc="Adam steps on the squared gradient norm in (f)")
+    stat_steps: int = param(smoke=150, paper=600, lo=1, doc="Adam steps on the squared gradient norm in (f)")
     hess_width_values: tuple[int, ...] = param(smoke=(50, 200, 800), paper=(50, 200, 800, 3200, 12800), lo=1,
                                                doc="widths w of the networks k-w-w whose Hessian at x0 is sampled")
 

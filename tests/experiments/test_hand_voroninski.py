@@ -17,7 +17,7 @@ def s(name):
 
 
 def test_profiles_resolve_and_bad_values_are_refused_naming_the_parameter():
-    assert ex.Profile.resolve("smoke").grid_points == 41
+    assert ex.Profile.resolve("smoke").grid_points == 31
     assert len(ex.Profile.names()) <= 23  # the parameters cell, profile and seed included, fits in 25 lines
     with pytest.raises(ilib.ParameterError, match="sup_n_values"):
         ex.Profile.resolve("smoke", {"sup_n_values": [100, 200]})
