@@ -1,6 +1,7 @@
 r"""Lower-bound constructions: generators that contain sparsity, group-sparse generators, and Fano.
 
-Three families of explicit networks and the experiments that go with them.
+Three families of explicit networks, with the estimators that go with them (the sweeps live in
+:mod:`ilib.experiments.lower_bounds`, notebook ``05_lower_bounds``).
 
 * :class:`SparsityGenerator`, the network :math:`G_{sp}: \mathbb{R}^{2k} \to \mathbb{R}^n` of Kamath,
   Karmalkar & Price (2020, Thm 2.3 / Lemma 4.1), two hidden layers of widths :math:`4kn` and
@@ -31,6 +32,10 @@ Three families of explicit networks and the experiments that go with them.
   .. math::
 
       P_{err} \ge 1 - \frac{\tfrac m2 \log_2(1 + \mathrm{SNR}) + 1}{\log_2 |X|}.
+
+* :func:`gsp_global_minimiser`: the exact global CSGM minimiser over :math:`G_{sp}` by enumerating the
+  cells (sectors) of its latent space, and :func:`measured_lipschitz`, a group generator's Lipschitz
+  constant read off its linear pieces.
 
 The group-sparse networks here are built for this library from the descriptions in the papers
 (no code is public); their constants are ours, not the papers'.
