@@ -17,6 +17,7 @@ import torch
 
 from ._checks import check_nonneg, check_positive_int
 from .device import SeedLike, make_generator, randn
+from .linalg import lstsq
 from .operators import LinearOperator
 from .optim import minimize, project_ball
 
@@ -177,8 +178,7 @@ def polish_local(y: torch.Tensor, operator: LinearOperator, generator, z: torch.
                 eye = (latent_penalty**0.5) * torch.eye(k, dtype=torch.float64, device=z.device).expand(B, R, k, k)
                 M = torch.cat([M, eye], dim=-2)
                 rhs = torch.cat([yy, torch.zeros(B, R, k, dtype=torch.float64, device=z.device)], dim=-1)
-            cand = torch.linalg.lstsq(M, rhs.unsqueeze(-1), driver="gelsd" if z.device.type == "cpu" else None)
-            cand = cand.solution.squeeze(-1).to(z.dtype)
+            cand = lstsq(M, rhs.unsqueeze(-1)).squeeze(-1).to(z.dtype)
             new = fun(cand)
             better = new < loss
             z = torch.where(better.unsqueeze(-1), cand, z)

@@ -196,3 +196,24 @@ def test_weights_of_another_data_set_live_beside_and_never_replace(saved):
     assert vae.weights_status(other, TINY, d, name="other_vae").state == "fresh"
     with pytest.raises(ValueError, match="name"):
         vae.weight_files("../evil")
+
+
+def test_an_edited_shipped_manifest_is_corruption_never_a_reason_to_retrain(tmp_path, monkeypatch):
+    """The shipped files are checked against hashes kept in code; retraining never writes into the package."""
+    import shutil
+
+    from ilib import vae
+
+    fake_pkg = tmp_path / "ilib" / "weights"
+    shutil.copytree(vae.PACKAGE_WEIGHTS_DIR, fake_pkg)
+    monkeypatch.setattr(vae, "PACKAGE_WEIGHTS_DIR", fake_pkg)
+    monkeypatch.setenv("ILIB_WEIGHTS_DIR", str(tmp_path / "user"))
+    manifest = fake_pkg / "mnist_vae.json"
+    data = json.loads(manifest.read_text())
+    data["config"]["epochs"] = 1  # looks stale: before, this retrained into the package folder
+    manifest.write_text(json.dumps(data))
+    st = vae.weights_status(torch.zeros(2, 784), vae.DEFAULT_CONFIG, fake_pkg)
+    assert st.state == "corrupt" and "the package expects" in st.reason
+    with pytest.raises(vae.CorruptWeightsError):
+        vae.load_generator(torch.zeros(2, 784), retrain=True, device="cpu")
+    assert vae.user_weights_dir() == tmp_path / "user" and not (tmp_path / "user").exists()

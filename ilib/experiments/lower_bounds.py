@@ -27,6 +27,7 @@ from .. import constructions as con
 from .. import stats
 from ..claims import AtLeast, AtMost, Claim, Covers, Estimate, Overlaps
 from ..device import DeviceLike, Stream, make_generator, randn
+from ..linalg import lstsq
 from ..profile import Profile as _Profile
 from ..profile import param
 from ..recovery import csgm, relative_error
@@ -200,7 +201,7 @@ def _basis_pursuit(op, y: torch.Tensor, iters: int) -> torch.Tensor:
     m, n = op.out_dim, op.in_dim
     if m < n:
         return basis_pursuit_admm(op, y, iters=iters)
-    return torch.linalg.lstsq(op.matrix(), y.unsqueeze(-1)).solution.squeeze(-1)
+    return lstsq(op.matrix(), y.unsqueeze(-1)).squeeze(-1)
 
 
 def bp_section(n: int, k: int, m_values: Sequence[int], trials: int, *, stream: Stream, tol: float = 1e-2,
