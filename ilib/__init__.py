@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from .claims import Claim, Estimate
 from .device import Stream, make_generator, rand, randn, resolve_device, resolve_dtype, set_threads, spawn, stream
 from .generators import LinearGenerator, ReLUGenerator
+from .linalg import lstsq
 from .operators import GaussianOperator, IdentityOperator, LinearOperator, MatrixOperator, dot_test
 from .optim import OptimResult, minimize, project_ball
 from .params import resolve as resolve_parameters
@@ -49,7 +50,7 @@ __all__ = [
     "__version__",
     "Claim", "Estimate", "Profile", "param",
     "Stream", "make_generator", "rand", "randn", "resolve_device", "resolve_dtype", "set_threads", "spawn", "stream",
-    "LinearGenerator", "ReLUGenerator",
+    "LinearGenerator", "ReLUGenerator", "lstsq",
     "GaussianOperator", "IdentityOperator", "LinearOperator", "MatrixOperator", "dot_test",
     "OptimResult", "minimize", "project_ball",
     "ParameterError", "resolve_parameters",

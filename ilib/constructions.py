@@ -57,6 +57,7 @@ from . import stats
 from ._checks import check_in_range, check_nonneg, check_positive, check_positive_int
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import ReLUGenerator
+from .linalg import lstsq
 from .recovery import csgm, relative_error
 from .sparse import basis_pursuit_admm, donoho_tanner_m, gaussian_problems
 
@@ -1028,7 +1029,7 @@ def sparse_recovery(
         op, x = gaussian_problems(trials, m, n, k, seed=g, dtype=dt, device=dev)
         y = op(x)
         if use_l1:
-            x_l1 = basis_pursuit_admm(op, y, iters=admm_iters) if m < n else torch.linalg.lstsq(op.A, y.unsqueeze(-1)).solution.squeeze(-1)
+            x_l1 = basis_pursuit_admm(op, y, iters=admm_iters) if m < n else lstsq(op.A, y.unsqueeze(-1)).squeeze(-1)
             e1 = relative_error(x_l1, x)
             l1_e.append(e1)
             l1_s.append(e1 <= tol)

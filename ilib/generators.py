@@ -203,6 +203,38 @@ class ReLUGenerator:
                 h = pre
         return J.reshape(*lead, self.output_dim, k)
 
+    def region_step(self, z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        r"""How far ``z`` can move along ``v`` before leaving its activation region.
+
+        On the region of ``z`` every pre-activation is affine in the step,
+        :math:`p_j(z + t v) = p_j(z) + t\,\dot p_j` with :math:`\dot p_j` propagated
+        through the masks of ``z``; the region ends at the first sign change,
+
+        .. math::
+
+            t_{\max} = \min\{-p_j/\dot p_j : -p_j/\dot p_j > 0\}
+
+        over every unit of every layer (``inf`` if no unit changes sign). On
+        :math:`[0, t_{\max})` the network is linear: :math:`G(z + tv) = G(z) + t\Lambda_z v`.
+        ``z`` and ``v`` have shape ``(B, ..., k)``; returns shape ``(B, ...)``.
+        """
+        h, lead = self._flatten(z)
+        u, _ = self._flatten(v)
+        t_max = torch.full(h.shape[:-1], float("inf"), dtype=h.dtype, device=h.device)
+        last = len(self.weights) - 1
+        for i, wt in enumerate(self._wt):
+            pre, dpre = torch.bmm(h, wt), torch.bmm(u, wt)
+            if i < last or self.output_relu:
+                with torch.no_grad():
+                    t = -pre / dpre
+                    t = torch.where((t > 0) & torch.isfinite(t), t, torch.full_like(t, float("inf")))
+                    t_max = torch.minimum(t_max, t.min(dim=-1).values)
+                mask = (pre > 0).to(h.dtype)
+                h, u = pre * mask, dpre * mask
+            else:
+                h, u = pre, dpre
+        return t_max.reshape(lead)
+
     def lipschitz_upper_bound(self) -> torch.Tensor:
         r"""Product of spectral norms :math:`\prod_i \|W_i\|_2`, an upper bound on the Lipschitz constant, shape ``(B,)``."""
         out = torch.ones(self.batch, dtype=self.dtype, device=self.device)

@@ -130,6 +130,7 @@ def start(name: str, profile_cls: type[Profile], user_ns: Mapping[str, Any], *, 
     ctx = run_context()
     if ctx.threads:
         set_threads(ctx.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)  # same seed, same numbers
     module = importlib.import_module(profile_cls.__module__)
     claims = declared(module)
     rec = Recorder(name, parameters=params.as_dict(), seed=seed, profile=profile, root=ctx.out, claims=claims)

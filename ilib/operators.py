@@ -21,11 +21,24 @@ from .device import DeviceLike, DTypeLike, SeedLike, batched_matmul, make_genera
 
 
 class LinearOperator:
-    """Base class: ``B`` maps from ``R^n`` to ``R^m``; subclasses give ``_forward``/``_adjoint`` on ``(B, R, .)``."""
+    """Base class: ``B`` maps from ``R^n`` to ``R^m``; subclasses give ``_forward``/``_adjoint`` on ``(B, R, .)``.
+
+    Subclasses either set ``_dtype`` and ``_device`` or override the :attr:`dtype` and :attr:`device` properties.
+    """
 
     batch: int
     in_dim: int
     out_dim: int
+    _dtype: torch.dtype
+    _device: torch.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, R, n) -> (B, R, m)
         raise NotImplementedError
@@ -308,13 +321,6 @@ class MaskOperator(LinearOperator):
         mask[top : top + height, left : left + width] = False
         return cls.from_mask(mask.reshape(-1), dtype=dtype, device=device)
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
 
     @property
     def mask(self) -> torch.Tensor:
@@ -357,13 +363,6 @@ class BlockAverageOperator(LinearOperator):
         self.batch, self.in_dim, self.out_dim = 1, side * side, self.low * self.low
         self._dtype, self._device = resolve_dtype(dtype), resolve_device(device)
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         f, lo = self.factor, self.low
@@ -681,13 +680,6 @@ class IdentityOperator(LinearOperator):
         self.out_dim = self.in_dim
         self._dtype, self._device = resolve_dtype(dtype), resolve_device(device)
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return x

@@ -33,8 +33,33 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (renames, new files) to disk; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsynced, renamed, folder fsynced.
+
+    The file gets the usual permissions (``0o666`` less the umask, so readable by
+    others), not the ``0o600`` of a temporary file. If writing fails (a full
+    disk), the old file is left as it was and the temporary file is removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -43,7 +68,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -54,26 +81,33 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def to_jsonable(value: Any) -> Any:
-    """Convert tensors, arrays and numpy scalars to plain JSON values (NaN/inf become None)."""
+def to_jsonable(value: Any, name: str = "value") -> Any:
+    """Convert tensors, arrays and numpy scalars to plain JSON values.
+
+    NaN and infinities stay what they are (written as JSON's ``NaN``,
+    ``Infinity``, as Python's :mod:`json` reads them). Anything else that JSON
+    cannot hold raises ``TypeError`` naming ``name``, at once rather than when
+    the file is written.
+    """
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.bool_,)):
+        return to_jsonable(value.tolist(), name)
+    if isinstance(value, (bool, np.bool_)):
         return bool(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if value is None or isinstance(value, str):
+        return value
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v, f"{name}[{k!r}]") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
+        return [to_jsonable(v, f"{name}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Path):
         return str(value)
-    return value
+    raise TypeError(f"{name} cannot be recorded: {type(value).__name__} is not a number, string, list or dict")
 
 
 CONTEXT_VARIABLE = "ILIB_RUN"
@@ -81,7 +115,7 @@ CONTEXT_VARIABLE = "ILIB_RUN"
 
 @dataclass(frozen=True)
 class RunContext:
-    """What the runner tells a notebook: where to write, the run key, the thread count.
+    """What the runner tells a notebook: where to write, the run key, the thread count, the Dask scheduler.
 
     Read from the environment variable ``ILIB_RUN`` (JSON) by :func:`run_context`,
     the only place in :mod:`ilib` that reads it.
@@ -90,9 +124,11 @@ class RunContext:
     out: Optional[Path] = None
     run_key: Optional[str] = None
     threads: Optional[int] = None
+    scheduler: Optional[str] = None  # a Dask scheduler the notebook's sweeps may use (ilib.parallel)
 
     def to_env(self) -> dict[str, str]:
-        data = {"out": None if self.out is None else str(self.out), "run_key": self.run_key, "threads": self.threads}
+        data = {"out": None if self.out is None else str(self.out), "run_key": self.run_key, "threads": self.threads,
+                "scheduler": self.scheduler}
         return {CONTEXT_VARIABLE: json.dumps(data)}
 
 
@@ -103,7 +139,7 @@ def run_context() -> RunContext:
         return RunContext()
     data = json.loads(text)
     return RunContext(out=None if data.get("out") is None else Path(data["out"]), run_key=data.get("run_key"),
-                      threads=data.get("threads"))
+                      threads=data.get("threads"), scheduler=data.get("scheduler"))
 
 
 def figures_root(profile: str = "paper") -> Path:
@@ -206,8 +242,10 @@ class Recorder:
         return paths
 
     def value(self, name: str, value: Any) -> Any:
-        """Record a measured value (tensors and arrays are converted to lists)."""
-        self.values[name] = to_jsonable(value)
+        """Record a measured value (tensors and arrays become lists; a value JSON cannot hold is refused now)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a recorded value needs a non-empty name, got {name!r}")
+        self.values[name] = to_jsonable(value, name)
         return value
 
     @contextlib.contextmanager
@@ -255,6 +293,17 @@ class Recorder:
         self.verdicts.append(v)
         return v
 
+    def checksums(self) -> dict[str, str]:
+        """SHA-256 of every figure file, so a cached result can prove its figures are the ones it wrote."""
+        import hashlib
+
+        out = {}
+        for f in self.figures:
+            path = self.dir / f
+            if path.is_file():
+                out[f] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return out
+
     def missing_claims(self) -> list[str]:
         """Ids of declared claims that were never evaluated."""
         seen = {v.get("id") for v in self.verdicts}
@@ -276,6 +325,7 @@ class Recorder:
             "values": self.values,
             "verdicts": verdicts,
             "figures": self.figures,
+            "checksums": self.checksums(),
             "timings": self.timings,
             "versions": versions(),
             "git_commit": git_commit(),

@@ -17,6 +17,7 @@ import torch
 
 from ._checks import check_nonneg, check_positive_int
 from .device import SeedLike, make_generator, randn
+from .linalg import lstsq
 from .operators import LinearOperator
 from .optim import minimize, project_ball
 
@@ -184,8 +185,7 @@ def _ridge_lstsq(M: torch.Tensor, rhs: torch.Tensor, latent_penalty: float, offs
         eye = (latent_penalty**0.5) * torch.eye(k, dtype=M.dtype, device=M.device).expand(*M.shape[:-2], k, k)
         M = torch.cat([M, eye], dim=-2)
         rhs = torch.cat([rhs, (latent_penalty**0.5) * offset], dim=-1)
-    sol = torch.linalg.lstsq(M, rhs.unsqueeze(-1), driver="gelsd" if M.device.type == "cpu" else None)
-    return sol.solution.squeeze(-1)
+    return lstsq(M, rhs.unsqueeze(-1)).squeeze(-1)
 
 
 def _keep_better(fun, z: torch.Tensor, loss: torch.Tensor, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

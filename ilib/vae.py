@@ -30,8 +30,11 @@ the training configuration and the sha256 of the training images. Weights for ot
 get another ``name`` (e.g. ``sklearn_vae``), so they never replace the shipped ones. :func:`load_generator`
 
 * loads the weights when the checksum matches and the configuration and data hash are current;
-* retrains (with a tqdm progress bar) and writes new files when they are missing or stale;
-* raises :class:`CorruptWeightsError` when the file does not match its checksum (it is never used).
+* retrains (with a tqdm progress bar) when they are missing or stale and writes the new files to the
+  user's folder (:func:`user_weights_dir`), never into the package;
+* raises :class:`CorruptWeightsError` when a file does not match its checksum (it is never used); the
+  shipped files are checked against hashes kept in code (:data:`SHIPPED`), so an edited manifest is
+  corruption too, not a reason to retrain.
 
 Retrain by hand with ``python -m ilib.vae`` (``--help`` for options).
 """
@@ -60,6 +63,17 @@ from .record import atomic_write_bytes, atomic_write_text
 
 PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_NAME = "mnist_vae"
+# The shipped files' sha256, kept in code so that a changed manifest is corruption, not a reason to retrain.
+SHIPPED = {
+    "mnist_vae": {"mnist_vae.json": "09070c1e4ecabca9811809078503e3b003bd4806f86d4b52e22e829fa313ebe7",
+                  "mnist_vae_decoder.npy": "f65ab6ca75a837f03d7a1ebf51fceadb4a7e6c65ff7e98a223088ba8bde81ffe"},
+}
+
+
+def user_weights_dir() -> Path:
+    """Where retrained weights go: ``$ILIB_WEIGHTS_DIR``, else ``~/.cache/ilib/weights`` (never the package folder)."""
+    env = os.environ.get("ILIB_WEIGHTS_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "ilib" / "weights"
 WEIGHTS_NAME = f"{DEFAULT_NAME}_decoder.npy"
 MANIFEST_NAME = f"{DEFAULT_NAME}.json"
 FORMAT_VERSION = 1
@@ -385,10 +399,8 @@ class MLPGenerator:
 
 # --------------------------------------------------------------------------- weight files
 def _default_dirs() -> list[Path]:
-    env = os.environ.get("ILIB_WEIGHTS_DIR")
-    if env:
-        return [Path(env)]
-    return [PACKAGE_WEIGHTS_DIR, Path.home() / ".cache" / "ilib" / "weights"]
+    """Where to look: the package's shipped weights, then the user's folder (the only one written)."""
+    return [PACKAGE_WEIGHTS_DIR, user_weights_dir()]
 
 
 def weight_files(name: str = DEFAULT_NAME) -> tuple[str, str]:
@@ -424,6 +436,17 @@ def weights_status(
     d = Path(weights_dir) if weights_dir is not None else _default_dirs()[0]
     wname, mname = weight_files(name)
     wpath, mpath = d / wname, d / mname
+    shipped = SHIPPED.get(name) if d.resolve() == PACKAGE_WEIGHTS_DIR.resolve() else None
+    if shipped is not None:
+        for fname in (mname, wname):
+            path = d / fname
+            if not path.exists():
+                return WeightsStatus("corrupt", f"the shipped file {path} is missing (reinstall the package)", d, name=name)
+            actual = file_sha256(path)
+            if actual != shipped[fname]:
+                return WeightsStatus("corrupt", f"the shipped file {path} has sha256 {actual}, the package expects "
+                                     f"{shipped[fname]} (restore it with `git checkout {path.relative_to(d.parent.parent)}` "
+                                     "or reinstall)", d, name=name)
     if not mpath.exists():
         if wpath.exists():
             return WeightsStatus("corrupt", f"{wpath} has no manifest {mname}, so its checksum cannot be verified", d, name=name)
@@ -522,8 +545,9 @@ def load_generator(
         The training configuration the weights must come from.
     weights_dir : path, optional
         Where to look and write. Default: ``$ILIB_WEIGHTS_DIR`` if set, else the package's
-        ``ilib/weights/`` and then ``~/.cache/ilib/weights`` (written when the package
-        folder is read-only).
+        ``ilib/weights/`` (checked against the hashes in :data:`SHIPPED`) and then
+        :func:`user_weights_dir`. Retrained weights are written to ``weights_dir`` when given,
+        else to :func:`user_weights_dir`, never into the package.
     retrain : bool
         Train (a few minutes on 2 cores) when the weights are missing or stale; if False raise
         :class:`StaleWeightsError` instead.
@@ -552,15 +576,13 @@ def load_generator(
     model, losses = train_vae(train_x, config, progress=progress)
     seconds = time.perf_counter() - t0
     extra = {"train_loss": [round(v, 4) for v in losses], "train_seconds": round(seconds, 1)}
-    last_exc: Optional[Exception] = None
-    for d in dirs:
-        try:
-            save_weights(model, train_x, config, d, extra=extra, name=name)
-            break
-        except OSError as exc:
-            last_exc = exc
-    else:
-        raise WeightsError(f"could not write VAE weights to any of {dirs}") from last_exc
+    d = Path(weights_dir) if weights_dir is not None else user_weights_dir()
+    if d.resolve() == PACKAGE_WEIGHTS_DIR.resolve() and name in SHIPPED:
+        raise WeightsError(f"the shipped weights {name} are never overwritten; pass another name or weights_dir")
+    try:
+        save_weights(model, train_x, config, d, extra=extra, name=name)
+    except OSError as exc:
+        raise WeightsError(f"could not write VAE weights to {d}: {exc}") from exc
     st = weights_status(train_x, config, d, name=name)
     if st.state != "fresh":  # pragma: no cover - a write that did not stick
         raise WeightsError(f"weights written to {d} do not check out: {st.reason}")
@@ -580,7 +602,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--data", choices=("mnist", "sklearn"), default="mnist", help="training data (weights are named <data>_vae)")
     p.add_argument("--epochs", type=int, default=DEFAULT_CONFIG.epochs)
     p.add_argument("--seed", type=int, default=DEFAULT_CONFIG.seed)
-    p.add_argument("--weights-dir", default=None, help="default: $ILIB_WEIGHTS_DIR or the package's ilib/weights/")
+    p.add_argument("--weights-dir", default=None,
+                   help="default: check the package's ilib/weights/, write to $ILIB_WEIGHTS_DIR or ~/.cache/ilib/weights")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = p.parse_args(argv)
     set_threads(args.threads)
@@ -592,6 +615,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"{d / weight_files(name)[0]}: {st.state} ({st.reason})")
     if args.check:
         return 0 if st.state == "fresh" else 1
+    d = Path(args.weights_dir) if args.weights_dir else user_weights_dir()
     t0 = time.perf_counter()
     model, losses = train_vae(digits.train_x, config, progress=True)
     seconds = time.perf_counter() - t0
@@ -607,6 +631,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         name=name,
     )
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) in {seconds:.0f} s; final train loss {losses[-1]:.2f}, test loss (z = mu) {test_loss:.2f}")
+    if d.resolve() == PACKAGE_WEIGHTS_DIR.resolve() and name in SHIPPED:
+        m = weight_files(name)
+        print(f"new shipped weights: set ilib.vae.SHIPPED[{name!r}] to "
+              + json.dumps({f: file_sha256(d / f) for f in (m[1], m[0])}))
     return 0
 
 

@@ -17,8 +17,8 @@ def _pyproject() -> dict[str, str]:
     reqs = data["project"]["dependencies"] + [r for extra in data["project"]["optional-dependencies"].values() for r in extra]
     out = {}
     for r in reqs:
-        m = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*(.*)", r)
-        out[m.group(1).lower()] = m.group(2).replace(" ", "")
+        m = re.fullmatch(r"([A-Za-z0-9_.\-]+)(\[[A-Za-z0-9_,\-]+\])?\s*(.*)", r)  # name, [extras], bound
+        out[m.group(1).lower()] = m.group(3).replace(" ", "")
     return out
 
 

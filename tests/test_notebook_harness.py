@@ -52,7 +52,7 @@ def test_start_resolves_parameters_and_writes_outside_figures(tmp_path, monkeypa
     assert nb.params.trials == 3 and nb.params.n == ex.Profile.values("smoke")["n"] and nb.seed == 3
     assert nb.rec.dir == tmp_path / "01_csgm_phase_transition"
     assert nb.stream("a") == Stream(3, ("a",)) and torch.get_num_threads() == 1
-    assert {c.id for c in nb.claims} >= {"no_recovery_below_k", "bora_bound_from_2k"}
+    assert {c.id for c in nb.claims} >= {"not_identifiable_below_k", "bora_bound_from_2k"}
 
 
 def test_without_the_runner_outputs_go_to_build_interactive(monkeypatch):

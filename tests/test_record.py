@@ -26,7 +26,7 @@ def test_results_json_holds_values_verdicts_and_provenance(tmp_path):
     plt.close(fig)
     assert [p.suffix for p in paths] == [".pdf", ".png"] and all(p.stat().st_size > 0 for p in paths)
     data = json.loads(rec.write().read_text())
-    assert data["values"] == {"t": [1.0, None], "a": [0, 1, 2]}
+    assert data["values"]["a"] == [0, 1, 2] and data["values"]["t"][0] == 1.0 and math.isnan(data["values"]["t"][1])
     assert data["verdicts"] == [{"claim": "x equals 1", "predicted": 1, "measured": 1.0000001, "agrees": True}]
     assert data["seed"] == 5 and data["parameters"] == {"m": 3} and data["figures"] == ["line.pdf", "line.png"]
     for key in ("python", "torch", "numpy", "ilib"):
@@ -69,5 +69,5 @@ def test_bad_names_are_refused(tmp_path, bad):
 
 def test_to_jsonable_handles_numpy_and_non_finite_values():
     out = record.to_jsonable({"a": np.float32(1.5), "b": math.inf, "c": np.bool_(True), "d": (np.int64(2),)})
-    assert out == {"a": 1.5, "b": None, "c": True, "d": [2]}
-    json.dumps(out)
+    assert out == {"a": 1.5, "b": math.inf, "c": True, "d": [2]}
+    assert json.loads(json.dumps(out))["b"] == math.inf  # infinities are recorded as such, not as null

@@ -1,6 +1,7 @@
 """run_all.py's runner: failures are contained and reported, bad parameters refused, caching is keyed."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -8,6 +9,8 @@ import nbformat
 import pytest
 
 from ilib.harness import runner
+
+CACHED = re.compile(r"^\S+\s+cached\s", re.M)  # a table row whose status is cached
 
 PARAMS = 'profile = "paper"\nseed = 0\nm = None\n'
 GOOD = """
@@ -60,10 +63,10 @@ def test_unchanged_notebooks_are_skipped_and_changed_parameters_rerun(books, cap
     assert _run(tmp, good) == 0
     capsys.readouterr()
     assert _run(tmp, good) == 0
-    assert "cached" in capsys.readouterr().out
+    assert CACHED.search(capsys.readouterr().out)
     assert _run(tmp, good, "-p", "m", "5") == 0
     out = capsys.readouterr().out
-    assert "cached" not in out
+    assert not CACHED.search(out)
     assert json.loads((tmp / "fig" / "good" / "results.json").read_text())["values"] == {"m": 5}
 
 
@@ -76,7 +79,7 @@ def test_a_stale_result_is_not_taken_for_a_cached_one(books, capsys):
     res.write_text(json.dumps(data))
     capsys.readouterr()
     assert _run(tmp, good) == 0
-    assert "cached" not in capsys.readouterr().out
+    assert not CACHED.search(capsys.readouterr().out)
 
 
 def test_a_failed_rerun_keeps_the_last_good_figures(books):

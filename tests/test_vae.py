@@ -207,3 +207,24 @@ def test_jacobian_is_the_autograd_jacobian():
     torch.testing.assert_close(J[1, 2], ref, rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="latent"):
         G.jacobian(torch.zeros(2, 4, dtype=torch.float64))
+
+
+def test_an_edited_shipped_manifest_is_corruption_never_a_reason_to_retrain(tmp_path, monkeypatch):
+    """The shipped files are checked against hashes kept in code; retraining never writes into the package."""
+    import shutil
+
+    from ilib import vae
+
+    fake_pkg = tmp_path / "ilib" / "weights"
+    shutil.copytree(vae.PACKAGE_WEIGHTS_DIR, fake_pkg)
+    monkeypatch.setattr(vae, "PACKAGE_WEIGHTS_DIR", fake_pkg)
+    monkeypatch.setenv("ILIB_WEIGHTS_DIR", str(tmp_path / "user"))
+    manifest = fake_pkg / "mnist_vae.json"
+    data = json.loads(manifest.read_text())
+    data["config"]["epochs"] = 1  # looks stale: before, this retrained into the package folder
+    manifest.write_text(json.dumps(data))
+    st = vae.weights_status(torch.zeros(2, 784), vae.DEFAULT_CONFIG, fake_pkg)
+    assert st.state == "corrupt" and "the package expects" in st.reason
+    with pytest.raises(vae.CorruptWeightsError):
+        vae.load_generator(torch.zeros(2, 784), retrain=True, device="cpu")
+    assert vae.user_weights_dir() == tmp_path / "user" and not (tmp_path / "user").exists()

@@ -1,36 +1,41 @@
 """Run notebooks through papermill: profiles, parameters, caching, parallel workers, scoreboard.
 
-``run_all.py`` is a thin front end to :func:`main`. Each notebook runs in its
-own process (and its own kernel) with a wall-clock limit. It writes into a
-staging folder under ``build/``; only when it succeeds are its figures moved
-into place, so a failing or interrupted notebook never leaves the figures of
-the last good run half overwritten.
+``run_all.py`` is a thin front end to :func:`main`. Each notebook runs in a
+worker process of its own (:mod:`ilib.harness.worker`), with its own kernel and
+a wall-clock limit, writing into a staging folder private to the run inside the
+output folder; only when it succeeds are its folders swapped in by renames
+(:mod:`ilib.harness.outputs`), so a failing, interrupted or killed notebook
+never leaves the figures of the last good run half overwritten. One run at a
+time may write an output folder.
 
-A notebook is skipped when its ``results.json`` carries the run key of the
-present run: a hash of the notebook's source, the parameters, the profile,
-every file of the ``ilib`` package and the library versions. Change any of
-these and the key changes, so stale results cannot be mistaken for fresh ones.
+A notebook is skipped when its last run succeeded with the run key of the
+present run (:mod:`ilib.harness.cachekey`: the notebook, the parameters, the
+project's files, every installed version, the thread count, the device and the
+project's environment variables) and every figure still has its recorded
+checksum.
+
+Stopping: Ctrl-C or SIGTERM cancels the queued notebooks, ends every running
+worker and its kernel, prints the summary marked INTERRUPTED and exits with
+status 130. Workers also end by themselves when the runner dies.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import concurrent.futures as cf
-import hashlib
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
+import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..params import PROFILES, ParameterError, check
-from ..record import REPO_ROOT, RunContext, atomic_write_text, format_value
+from ..record import REPO_ROOT, atomic_write_bytes, atomic_write_text, format_value
+from . import cachekey
+from .outputs import OutputFolder, OutputLocked
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 DEFAULT_TIMEOUT = {"smoke": 300, "paper": 1800}
@@ -54,7 +59,8 @@ def find_notebooks(names: list[str] | None = None) -> list[Path]:
             choices = ", ".join(q.stem for q in available)
             what = "matches no notebook" if not hits else f"is ambiguous ({', '.join(h.stem for h in hits)})"
             raise SystemExit(f"error: notebook {name!r} {what}; notebooks: {choices}")
-        out.append(hits[0])
+        if hits[0] not in out:
+            out.append(hits[0])
     return out
 
 
@@ -73,61 +79,25 @@ def declared_parameters(path: Path) -> dict:
     return dict(pm.inspect_notebook(str(path)))
 
 
-# --------------------------------------------------------------------------- cache key
-def _hash_files(h, paths):
-    for p in sorted(paths):
-        h.update(str(p.relative_to(REPO_ROOT)).encode())
-        h.update(p.read_bytes())
+def scoped_overrides(pairs: list[tuple[str, str]], notebooks: list[Path]) -> dict[Path, dict]:
+    """``-p NAME VALUE`` for every notebook, ``-p NB:NAME VALUE`` for one (``NB`` as on the command line)."""
+    out: dict[Path, dict] = {nb: {} for nb in notebooks}
+    for name, text in pairs:
+        scope, _, param = name.rpartition(":")
+        if param == "profile":
+            raise SystemExit("error: set the profile with --profile, not -p profile")
+        if not param.isidentifier():
+            raise SystemExit(f"error: -p {name!r}: a parameter name must be an identifier (or NOTEBOOK:NAME)")
+        targets = notebooks if not scope else find_notebooks([scope])
+        for nb in targets:
+            if nb not in out:
+                raise SystemExit(f"error: -p {name!r} names notebook {nb.stem}, which is not being run")
+            out[nb][param] = parse_value(text)
+    return out
 
 
-def run_key(path: Path, profile: str, parameters: dict) -> str:
-    """Hash of everything a notebook's results depend on."""
-    import numpy
-    import torch
-
-    h = hashlib.sha256()
-    h.update(path.read_bytes())
-    h.update(json.dumps({"profile": profile, "parameters": parameters}, sort_keys=True, default=str).encode())
-    pkg = REPO_ROOT / "ilib"
-    _hash_files(h, [p for p in pkg.rglob("*") if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")])
-    h.update(f"{sys.version}|torch {torch.__version__}|numpy {numpy.__version__}".encode())
-    return h.hexdigest()[:20]
-
-
-def cached(figures: Path, stem_dirs: list[str], key: str) -> bool:
-    """True when every results.json of the notebook carries ``key`` and all its figures exist."""
-    if not stem_dirs:
-        return False
-    for name in stem_dirs:
-        res = figures / name / "results.json"
-        try:
-            data = json.loads(res.read_text())
-        except (OSError, ValueError):
-            return False
-        if data.get("run_key") != key:
-            return False
-        if not all((figures / name / f).exists() for f in data.get("figures", [])):
-            return False
-    return True
-
-
-def _produced_dirs(figures: Path, stem: str) -> list[str]:
-    """Output folders a notebook wrote last time (recorded by the runner)."""
-    index = figures / ".outputs.json"
-    try:
-        return json.loads(index.read_text()).get(stem, [])
-    except (OSError, ValueError):
-        return []
-
-
-def _record_produced(figures: Path, stem: str, dirs: list[str]) -> None:
-    index = figures / ".outputs.json"
-    try:
-        data = json.loads(index.read_text())
-    except (OSError, ValueError):
-        data = {}
-    data[stem] = dirs
-    atomic_write_text(index, json.dumps(data, indent=1, sort_keys=True) + "\n")
+# --------------------------------------------------------------------------- stopping
+STOP = threading.Event()
 
 
 # --------------------------------------------------------------------------- one notebook
@@ -135,7 +105,7 @@ def _record_produced(figures: Path, stem: str, dirs: list[str]) -> None:
 class Outcome:
     notebook: str
     seed: int | None = None
-    status: str = "pending"  # ok | cached | FAILED | TIMEOUT | REFUSED
+    status: str = "pending"  # ok | cached | FAILED | TIMEOUT | INTERRUPTED
     wall: float = 0.0
     figures: int = 0
     message: str = ""
@@ -143,119 +113,86 @@ class Outcome:
     outputs: list = field(default_factory=list)
 
 
-def _execute_child(nb: str, out: str, params_json: str, error_json: str) -> int:
-    """Run inside a worker process: execute one notebook with papermill."""
-    import papermill as pm
+def describe_progress(p: dict | None) -> str:
+    if not p:
+        return "starting the kernel"
+    return f"code cell {p['code_cell']} of {p['code_cells']} (notebook cell {p['cell']}: {p['first_line']})"
 
-    params = json.loads(params_json)
+
+def _rel(path: Path) -> str:
     try:
-        pm.execute_notebook(
-            nb,
-            out,
-            parameters=params,
-            kernel_name="python3",
-            cwd=str(Path(nb).parent),
-            progress_bar=False,
-            log_output=False,
-        )
-        return 0
-    except pm.PapermillExecutionError as exc:
-        info = {"cell": _source_cell(out, exc.cell_index), "ename": exc.ename, "evalue": exc.evalue}
-    except Exception as exc:  # kernel died, bad notebook file, ...
-        info = {"cell": None, "ename": type(exc).__name__, "evalue": str(exc), "trace": traceback.format_exc()[-2000:]}
-    atomic_write_text(Path(error_json), json.dumps(info))
-    return 1
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
-def _source_cell(executed: str, index: int) -> str:
-    """The failing cell of an executed notebook: its 1-based place in the source notebook and its first line."""
-    import nbformat
+@dataclass
+class Task:
+    """One notebook x seed x profile: what runs, where its outputs go, and its key."""
 
-    try:
-        cells = nbformat.read(executed, as_version=4).cells
-        src = [c for c in cells if not {"injected-parameters", "papermill-error-cell-tag"} & set(c.metadata.get("tags", []))]
-        for i, c in enumerate(src):
-            if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
-                first = next((ln for ln in c.source.splitlines() if ln.strip()), "")
-                return f"{i + 1} ({first.strip()[:60]})"
-    except Exception:  # the executed copy may be unreadable; the index is still useful
-        pass
-    return str(index)
+    path: Path
+    seed: int | None
+    out: OutputFolder
+    build: Path
+    overrides: dict
+    key: str = ""
 
-
-def _move_into_place(staging: Path, figures: Path) -> list[str]:
-    """Replace ``figures/<name>`` by ``staging/<name>`` for every folder the notebook wrote."""
-    names = sorted(p.name for p in staging.iterdir() if p.is_dir()) if staging.exists() else []
-    figures.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        dest = figures / name
-        old = figures / f".{name}.old"
-        if old.exists():
-            shutil.rmtree(old)
-        if dest.exists():
-            os.replace(dest, old)
-        shutil.move(str(staging / name), str(dest))
-        if old.exists():
-            shutil.rmtree(old)
-    return names
+    @property
+    def label(self) -> str:
+        return self.path.stem if self.seed is None else f"{self.path.stem}[{self.seed}]"
 
 
-def run_one(path: Path, *, profile: str, overrides: dict, figures: Path, build: Path, timeout: float,
-            threads: int, force: bool, seed: int | None = None) -> Outcome:
-    stem = path.stem
-    outcome = Outcome(notebook=stem, seed=seed)
-    params = {"profile": profile, **overrides}
-    key = run_key(path, profile, overrides)
-    if not force and cached(figures, _produced_dirs(figures, stem), key):
-        outcome.status = "cached"
-        outcome.outputs = _produced_dirs(figures, stem)
-        return outcome
-    staging = build / "staging" / stem
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    executed = build / "executed" / f"{stem}.ipynb"
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    error_json = build / "executed" / f"{stem}.error.json"
-    if error_json.exists():
-        error_json.unlink()
-    env = dict(os.environ)
-    env.update(RunContext(out=staging, run_key=key, threads=threads).to_env())
-    env.update(
-        OMP_NUM_THREADS=str(threads),
-        MKL_NUM_THREADS=str(threads),
-        MPLBACKEND="Agg",
-        PYTHONHASHSEED="0",
-    )
-    cmd = [sys.executable, "-m", "ilib.harness.runner", "--execute", str(path), str(executed), json.dumps(params), str(error_json)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        log, _ = proc.communicate(timeout=timeout)
-        rc = proc.returncode
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        log, _ = proc.communicate()
-        rc = None
-    outcome.wall = time.perf_counter() - t0
-    if rc is None:
+def task_payload(t: Task, *, profile: str, threads: int, timeout: float, run_id: str, scheduler: str | None) -> dict:
+    """What :func:`ilib.harness.worker.run_task` needs, self-contained so that any worker can run it."""
+    return {"stem": t.path.stem, "label": t.label, "source": t.path.read_bytes(),
+            "parameters": {"profile": profile, **t.overrides}, "key": t.key, "threads": threads, "timeout": timeout,
+            "stop_event": f"ilib-stop-{run_id}", "progress_queue": f"ilib-progress-{run_id}", "scheduler": scheduler}
+
+
+def finish_task(t: Task, result: dict, timeout: float) -> Outcome:
+    """Write a task's returned files into a private staging folder and swap them in (only on success)."""
+    stem = t.path.stem
+    outcome = Outcome(notebook=stem, seed=t.seed, wall=float(result.get("wall", 0.0)))
+    executed = t.build / "executed" / f"{stem}.ipynb"
+    if result.get("executed"):
+        atomic_write_bytes(executed, result["executed"])
+    progress = describe_progress(result.get("progress"))
+    why, rc = result.get("why"), result.get("rc")
+    if why == "TIMEOUT":
+        t.out.record(stem, failed=True)
         outcome.status = "TIMEOUT"
-        outcome.message = f"ran past the {timeout:.0f} s limit (see {executed.relative_to(REPO_ROOT) if executed.is_relative_to(REPO_ROOT) else executed})"
+        outcome.message = f"ran past the {timeout:.0f} s limit in {progress}; executed notebook: {_rel(executed)}"
+        return outcome
+    if why == "INTERRUPTED":
+        t.out.record(stem, failed=True)
+        outcome.status = "INTERRUPTED"
+        outcome.message = f"stopped in {progress}"
         return outcome
     if rc != 0:
+        t.out.record(stem, failed=True)
         outcome.status = "FAILED"
-        try:
-            info = json.loads(error_json.read_text())
+        info = result.get("error")
+        if info:
             cell = info.get("cell")
-            where = f"cell {cell}" if cell is not None else "before any cell ran"
+            where = f"cell {cell} ({info.get('first_line', '')})" if cell is not None else "before any cell ran"
             evalue = (info.get("evalue") or "").strip().splitlines()
-            outcome.message = f"{where}: {info.get('ename')}: {evalue[-1] if evalue else ''}"
-        except (OSError, ValueError):
-            tail = (log or b"").decode(errors="replace").strip().splitlines()[-3:]
+            outcome.message = f"{where}: {info.get('ename')}: {evalue[-1] if evalue else ''}; executed notebook: {_rel(executed)}"
+        else:
+            tail = (result.get("log") or "").strip().splitlines()[-3:]
             outcome.message = " | ".join(tail) or f"exit status {rc}"
         return outcome
-    outcome.outputs = _move_into_place(staging, figures)
-    _record_produced(figures, stem, outcome.outputs)
+    staging = t.out.staging(stem)
+    try:
+        for rel, data in result["files"].items():
+            atomic_write_bytes(staging / rel, data)
+        outcome.outputs = t.out.swap_in(staging)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        t.out.record(stem, failed=True)
+        raise
+    t.out.record(stem, outcome.outputs, failed=False)
     outcome.status = "ok"
     return outcome
 
@@ -434,21 +371,29 @@ def describe_parameters(path: Path, declared: dict) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="run_all.py",
-        description="Regenerate every figure: run the notebooks through papermill, each in its own kernel.",
+        description="Regenerate every figure: run the notebooks through papermill, each in its own worker and kernel.",
     )
     p.add_argument("notebooks", nargs="*", help="notebooks to run (path, name or number prefix); default all")
     p.add_argument("--profile", choices=PROFILES, default="paper", help="paper: the real figures (default); smoke: seconds, for tests")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="notebooks run at once (default 1)")
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="notebooks run at once (default: the number of cores, at most the number of notebooks)")
+    p.add_argument("--threads", default="1",
+                   help="threads per notebook: an integer (default 1, so numbers never depend on -j) or 'auto' "
+                        "(the cores free now, shared among the jobs; the count is part of the cache key)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="set a notebook parameter (a Python literal), e.g. -p trials 50 -p m_values '[5, 10]'")
+                   help="set a parameter (a Python literal) for every notebook, e.g. -p trials 50, or for one: "
+                        "-p 01:trials 50")
     p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
                    help="run every chosen notebook once per seed (outputs under build/<profile>/seeds/) and show, "
-                        "per claim, on how many seeds it agrees")
+                        "per claim, on how many seeds it agrees; put notebook numbers of 10 and above before --seeds")
     p.add_argument("--timeout", type=float, default=None, help="wall-clock limit per notebook in seconds (smoke 300, paper 1800)")
     p.add_argument("--force", action="store_true", help="run even when the cached results are current")
     p.add_argument("--figures", type=Path, default=None, help="output folder (default figures/ for paper, build/smoke/figures for smoke)")
     p.add_argument("--build", type=Path, default=None, help="folder for executed notebooks (default build/<profile>)")
-    p.add_argument("--list", action="store_true", help="list the notebooks and their parameters, then stop")
+    p.add_argument("--list", action="store_true", help="list the notebooks, their parameters with each profile's value and meaning, then stop")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on an existing Dask cluster (e.g. tcp://host:8786; default $ILIB_SCHEDULER, else a local "
+                        "cluster of -j worker processes)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -478,22 +423,72 @@ def parse_args(argv: list[str] | None):
     return parser.parse_args(argv)
 
 
+def _threads(text: str, jobs: int) -> int:
+    if text == "auto":
+        cores = os.cpu_count() or 1
+        busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        return max(1, int((cores - busy) // jobs) or 1)
+    try:
+        n = int(text)
+    except ValueError:
+        raise SystemExit(f"error: --threads must be a positive integer or 'auto', got {text!r}") from None
+    if n < 1:
+        raise SystemExit(f"error: --threads must be a positive integer or 'auto', got {text!r}")
+    return n
+
+
+def _memory_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(tasks: list, profile: str, jobs: int) -> None:
+    """Refuse a run whose notebooks' own memory estimates cannot fit beside each other in the memory available."""
+    avail = _memory_available()
+    if avail is None:
+        return
+    need = []
+    for nb, _s, _f, _b, ov in tasks:
+        cls = profile_class(nb)
+        if cls is None:
+            continue
+        try:
+            est = cls.resolve(profile, {k: v for k, v in ov.items() if k != "seed"}).memory_bytes()
+        except ParameterError:
+            continue
+        if est:
+            need.append((est, nb.stem))
+    if not need:
+        return
+    need.sort(reverse=True)
+    worst = sum(e for e, _ in need[:jobs])
+    if need[0][0] > avail or worst > avail:
+        names = ", ".join(f"{n} needs about {e / 2**30:.1f} GiB" for e, n in need[:jobs])
+        raise SystemExit(f"error: not enough memory: {names}, and {avail / 2**30:.1f} GiB is available; "
+                         "lower the sizes (-p) or -j")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.jobs < 1:
-        raise SystemExit(f"error: -j/--jobs must be at least 1, got {args.jobs}")
-    if args.timeout is not None and args.timeout <= 0:
-        raise SystemExit(f"error: --timeout must be positive, got {args.timeout}")
+    STOP.clear()
     notebooks = find_notebooks(args.notebooks)
     if not notebooks:
         raise SystemExit("error: no notebooks found in notebooks/")
-    overrides = {}
-    for name, text in args.parameter:
-        if name == "profile":
-            raise SystemExit("error: set the profile with --profile, not -p profile")
-        overrides[name] = parse_value(text)
+    runs = len(notebooks) * len(args.seeds or [None])
+    if args.jobs is not None and args.jobs < 1:
+        raise SystemExit(f"error: -j/--jobs must be at least 1, got {args.jobs}")
+    jobs = args.jobs or max(1, min(os.cpu_count() or 1, runs))
+    threads = _threads(args.threads, jobs)
+    if args.timeout is not None and not (args.timeout > 0 and args.timeout != float("inf")):
+        raise SystemExit(f"error: --timeout must be a positive number of seconds, got {args.timeout}")
+    overrides = scoped_overrides(args.parameter, notebooks)
     if args.seeds is not None:
-        if "seed" in overrides:
+        if any("seed" in ov for ov in overrides.values()):
             raise SystemExit("error: give seeds with --seeds or -p seed, not both")
         if len(set(args.seeds)) != len(args.seeds):
             raise SystemExit(f"error: --seeds has repeated seeds: {args.seeds}")
@@ -506,67 +501,171 @@ def main(argv: list[str] | None = None) -> int:
     for nb, params in declared.items():
         if "profile" not in params or "seed" not in params:
             raise SystemExit(f"error: notebook {nb.stem} has no papermill parameters cell declaring profile and seed")
-        check_overrides(nb, args.profile, overrides, params)
+        check_overrides(nb, args.profile, overrides[nb], params)
         for s in args.seeds or []:
-            check_overrides(nb, args.profile, {**overrides, "seed": s}, params)
+            check_overrides(nb, args.profile, {**overrides[nb], "seed": s}, params)
 
     timeout = args.timeout or DEFAULT_TIMEOUT[args.profile]
-    cores = os.cpu_count() or 1
-    threads = max(1, cores // args.jobs)
+    folders: dict[Path, OutputFolder] = {}
+    tasks: list[Task] = []
+
+    def folder(root: Path) -> OutputFolder:
+        root = root.resolve()
+        if root not in folders:
+            folders[root] = OutputFolder(root)
+        return folders[root]
+
     if args.seeds is None:
-        figures = (args.figures or (REPO_ROOT / "figures" if args.profile == "paper" else REPO_ROOT / "build" / "smoke" / "figures")).resolve()
+        figures = args.figures or (REPO_ROOT / "figures" if args.profile == "paper" else REPO_ROOT / "build" / "smoke" / "figures")
         build = (args.build or REPO_ROOT / "build" / args.profile).resolve()
-        tasks = [(nb, None, figures, build, overrides) for nb in notebooks]
+        tasks = [Task(nb, None, folder(figures), build, overrides[nb]) for nb in notebooks]
         report_dir = build
     else:
         base = (args.build or REPO_ROOT / "build" / args.profile).resolve() / "seeds"
-        tasks = []
         for s in args.seeds:
-            root = (args.figures.resolve() / f"seed-{s}") if args.figures else base / f"seed-{s}" / "figures"
-            tasks += [(nb, s, root, base / f"seed-{s}", {**overrides, "seed": s}) for nb in notebooks]
+            root = (args.figures / f"seed-{s}") if args.figures else base / f"seed-{s}" / "figures"
+            tasks += [Task(nb, s, folder(root), base / f"seed-{s}", {**overrides[nb], "seed": s}) for nb in notebooks]
         report_dir = base
+    check_memory([(t.path, t.seed, None, None, t.overrides) for t in tasks], args.profile, jobs)
+    for t in tasks:
+        OutputFolder(t.build).check_writable()
+    locked = []
+    try:
+        for f in folders.values():
+            f.lock()
+            locked.append(f)
+            for action in f.recover():
+                print(f"{_rel(f.root)}: {action}")
+    except OutputLocked as exc:
+        for f in locked:
+            f.unlock()
+        raise SystemExit(f"error: {exc}") from None
+
+    environment = cachekey.environment_digest()
+    outcomes: dict[int, Outcome] = {}
+    todo = []
+    for i, t in enumerate(tasks):
+        t.key = cachekey.run_key(t.path, args.profile, t.overrides, threads=threads, environment=environment)
+        if not args.force and t.out.cached(t.path.stem, t.key):
+            outcomes[i] = Outcome(notebook=t.path.stem, seed=t.seed, status="cached", outputs=t.out.produced(t.path.stem))
+        else:
+            todo.append(i)
+
+    handlers = {}
+
+    def on_signal(signum, frame):
+        print(f"\n{signal.Signals(signum).name}: stopping every notebook ...", file=sys.stderr, flush=True)
+        STOP.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, on_signal)
 
     from tqdm import tqdm
 
-    outcomes: dict[int, Outcome] = {}
     bar = tqdm(total=len(tasks), desc=f"notebooks ({args.profile})", unit="nb", disable=args.no_progress, file=sys.stderr)
-    with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {
-            pool.submit(run_one, nb, profile=args.profile, overrides=ov, figures=fig, build=bld,
-                        timeout=timeout, threads=threads, force=args.force, seed=s): i
-            for i, (nb, s, fig, bld, ov) in enumerate(tasks)
-        }
-        for fut in cf.as_completed(futures):
-            i = futures[fut]
-            nb, s = tasks[i][0], tasks[i][1]
-            try:
-                o = fut.result()
-            except Exception as exc:  # a bug in the runner itself must not stop the other notebooks
-                o = Outcome(notebook=nb.stem, seed=s, status="FAILED", message=f"runner error: {type(exc).__name__}: {exc}")
-            outcomes[i] = o
-            bar.update(1)
-            bar.write(f"{o.status:8} {_label(o)} ({o.wall:.1f} s){': ' + o.message if o.message else ''}")
-    bar.close()
+    for i in outcomes:
+        bar.update(1)
+        bar.write(f"{'cached':8} {tasks[i].label}")
+    try:
+        if todo and not STOP.is_set():
+            execute(tasks, todo, outcomes, bar, args=args, jobs=jobs, threads=threads, timeout=timeout)
+    finally:
+        bar.close()
+        for f in folders.values():
+            f.unlock()
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
+    for i, t in enumerate(tasks):
+        outcomes.setdefault(i, Outcome(notebook=t.path.stem, seed=t.seed, status="INTERRUPTED", message="not started"))
     ordered = [outcomes[i] for i in range(len(tasks))]
-    for o, task in zip(ordered, tasks):
-        _collect(o, task[2])
+    for o, t in zip(ordered, tasks):
+        _collect(o, t.out.root)
+    interrupted = STOP.is_set()
     print()
+    if interrupted:
+        print("INTERRUPTED: the summary covers what finished; no running notebook changed its figures")
     print(format_table(ordered))
     print()
     print(format_scoreboard(ordered))
     if any(o.verdicts for o in ordered):
         atomic_write_text(report_dir / "scoreboard.md", scoreboard_markdown(ordered))
         atomic_write_text(report_dir / "scoreboard.json", json.dumps(claim_rows(ordered), indent=1, default=str) + "\n")
+    where = tasks[0].out.root if args.seeds is None else report_dir
+    print(f"\nfigures in {where}; executed notebooks in {tasks[0].build / 'executed' if args.seeds is None else report_dir}")
+    if interrupted:
+        return 130
     failed = [o for o in ordered if o.status not in ("ok", "cached")]
-    where = tasks[0][2] if args.seeds is None else report_dir
-    print(f"\nfigures in {where}; executed notebooks in {tasks[0][3] / 'executed' if args.seeds is None else report_dir}")
     if failed:
         print(f"{len(failed)} notebook run(s) did not finish: {', '.join(_label(o) for o in failed)}")
         return 1
     return 0
 
 
+def execute(tasks: list[Task], todo: list[int], outcomes: dict, bar, *, args, jobs: int, threads: int,
+            timeout: float) -> None:
+    """Run the tasks ``todo`` on a Dask cluster (local by default) and finish each as it returns."""
+    from distributed import Event, Queue
+
+    from . import cluster as C
+    from .worker import run_task
+
+    run_id = f"{os.getpid()}-{time.time_ns()}"
+    with C.connect(args.scheduler, jobs) as (client, address):
+        try:
+            C.check_workers(client)
+        except C.WorkerMismatch as exc:
+            raise SystemExit(f"error: {exc}") from None
+        resources = C.notebook_resources(client)
+        stop = Event(f"ilib-stop-{run_id}", client=client)
+        queue = Queue(f"ilib-progress-{run_id}", client=client)
+        futures = {}
+        for i in todo:
+            payload = task_payload(tasks[i], profile=args.profile, threads=threads, timeout=timeout, run_id=run_id,
+                                   scheduler=address)
+            fut = client.submit(run_task, payload, key=f"ilib-{tasks[i].label}-{run_id}", pure=False,
+                                resources=resources, retries=0)
+            futures[fut] = i
+        progress: dict[str, str] = {}
+        pending = set(futures)
+        stopping_since = None
+        while pending:
+            done = {f for f in pending if f.done()}
+            for fut in done:
+                pending.discard(fut)
+                i = futures[fut]
+                t = tasks[i]
+                progress.pop(t.label, None)
+                if fut.cancelled() or (fut.status == "cancelled"):
+                    o = Outcome(notebook=t.path.stem, seed=t.seed, status="INTERRUPTED", message="not started")
+                else:
+                    try:
+                        o = finish_task(t, fut.result(), timeout)
+                    except Exception as exc:  # a bug in the runner or a lost worker must not stop the others
+                        t.out.record(t.path.stem, failed=True)
+                        o = Outcome(notebook=t.path.stem, seed=t.seed, status="FAILED",
+                                    message=f"{type(exc).__name__}: {exc}")
+                outcomes[i] = o
+                bar.update(1)
+                bar.write(f"{o.status:8} {_label(o)} ({o.wall:.1f} s){': ' + o.message if o.message else ''}")
+            if STOP.is_set():
+                if stopping_since is None:
+                    stopping_since = time.time()
+                    stop.set()
+                    for fut in pending:
+                        if fut.status == "pending":
+                            fut.cancel()
+                elif time.time() - stopping_since > 30:
+                    break  # workers that do not answer: closing the local cluster ends them
+            try:
+                for item in queue.get(batch=True):
+                    progress[item["label"]] = describe_progress(item["progress"])
+            except Exception:
+                pass
+            if progress and not args.no_progress:
+                bar.set_postfix_str("; ".join(f"{k}: {v}" for k, v in sorted(progress.items()))[:150])
+            time.sleep(0.3)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "--execute":
-        sys.exit(_execute_child(*sys.argv[2:]))
     sys.exit(main(sys.argv[1:]))

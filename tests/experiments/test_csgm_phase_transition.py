@@ -16,7 +16,37 @@ SOLVER = dict(restarts=4, steps=400, lr=0.05, negate_every=50, polish=3, device=
 def test_csgm_fails_below_k_and_succeeds_well_above_2k():
     t = ex.csgm_transition([4, 50, 200], [2, 16], trials=8, stream=ilib.stream(0, "t"), **SOLVER)
     assert t.success[0] == 0.0 and t.success[1] == 1.0
-    assert ex.NO_RECOVERY_BELOW_K.evaluate(t)["agrees"] and ex.NO_OTHER_LATENT_AT_2K.evaluate(t)["agrees"]
+    assert ex.NOT_IDENTIFIABLE_BELOW_K.evaluate(t)["agrees"] and ex.NO_OTHER_LATENT_AT_2K.evaluate(t)["agrees"]
+    assert (t.ambiguity[0] > 0).all() and np.isnan(t.ambiguity[1]).all()
+
+
+def test_the_in_region_ambiguity_is_a_real_other_latent_with_the_same_measurements():
+    """Walk the constructed kernel direction half way to the region's edge: same y, different G(z)."""
+    G = ilib.ReLUGenerator.random([4, 30, 60], batch=6, seed=3, dtype="float64", device="cpu")
+    op = ilib.MatrixOperator.gaussian(3, 60, batch=6, seed=4, dtype="float64", device="cpu")
+    z = torch.randn(6, 1, 4, generator=ilib.make_generator(5), dtype=torch.float64)
+    amb = ex.in_region_ambiguity(G, op, z, 3)
+    assert (amb > 0).all()
+    L = G.local_linear_map(z).squeeze(1)
+    v = torch.linalg.svd(op.A @ L).Vh[:, -1, :].unsqueeze(1)
+    t = G.region_step(z, v)
+    z2 = z + 0.5 * t.clamp(max=10.0).unsqueeze(-1) * v
+    torch.testing.assert_close(op(G(z2).squeeze(1)), op(G(z).squeeze(1)), rtol=0, atol=1e-10)
+    assert ((G(z2) - G(z)).norm(dim=-1) > 0).all()
+
+
+def test_region_step_is_the_first_sign_change_along_the_line():
+    G = ilib.ReLUGenerator.random([3, 20, 40], batch=2, seed=0, dtype="float64", device="cpu")
+    z = torch.randn(2, 1, 3, generator=ilib.make_generator(1), dtype=torch.float64)
+    v = torch.randn(2, 1, 3, generator=ilib.make_generator(2), dtype=torch.float64)
+    t = G.region_step(z, v)
+    for b in range(2):
+        Gb = G.select(b)
+        signs = lambda w: torch.cat([(p > 0).flatten() for p in Gb.pre_activations(w)])  # noqa: E731
+        base = signs(z[b:b + 1])
+        ts = torch.linspace(0, float(t[b, 0]) * 1.5, 3001, dtype=torch.float64)
+        first = next(float(s) for s in ts if not torch.equal(signs(z[b:b + 1] + s * v[b:b + 1]), base))
+        assert abs(first - float(t[b, 0])) <= float(ts[1] - ts[0]) * 1.01
 
 
 def test_failures_below_k_fit_the_data_with_another_latent():
