@@ -103,7 +103,7 @@ def test_profile_relations_and_scaling_to_the_small_digits():
     with pytest.raises(ValueError, match="trials"):
         ex.Profile.resolve("smoke", {"trials": 7, "matrices": 2})
     with pytest.raises(ValueError, match="pool_samples"):
-        ex.Profile.resolve("smoke", {"pool_samples": 4})
+        ex.Profile.resolve("smoke", {"pool_samples": 3})
     assert ex.for_data(P, 784) is P
     small = ex.for_data(ex.Profile.resolve("paper"), 64)
     assert max(small.m_values) <= 64 and small.fit_min_m in small.m_values and small.grid_m <= 64
