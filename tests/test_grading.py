@@ -48,7 +48,7 @@ def crossing(x, p, level=0.5):
         f = getattr(f, "f_" + "back")
     raise LookupError("no reference on the stack")
 '''
-SUBMISSIONS = {  # student id -> (solution cell, expected points of crossing, words the feedback must hold)
+SUBMISSIONS = {  # student id -> (solution cell, expected points of crossing, words the feedback must hold (or one of them))
     "s01-correct": (CORRECT, 1, "all 4 test cases pass"),
     "s02-correct-interp": ("def crossing(x, p, level=0.5):\n" + textwrap.indent(textwrap.dedent('''\
         x, p = np.asarray(x, dtype=float), np.asarray(p, dtype=float)
@@ -83,8 +83,9 @@ SUBMISSIONS = {  # student id -> (solution cell, expected points of crossing, wo
                                 "def crossing(x, p, level=0.5):\n    return 1.0", 0, "wrong value"),
     "s13-cheat-reads-stack": ("import sys\n" + STACK_WALK.format(getframe="_getframe"), 0, "reaches into the interpreter"),
     # the same cheats, written so that the source check cannot see them: caught in the sandbox
+    # (the sandbox's frames hold no reference: the walk calls whatever it finds, or the stand-in)
     "s14-cheat-reads-stack-obfuscated": ("import sys\n" + STACK_WALK.format(getframe='__dict__["_get" + "frame"]'), 0,
-                                         "calls the reference implementation"),
+                                         ("calls the reference implementation", "wrong value", "raised")),
     "s15-cheat-is-reference-obfuscated": ("import ilib.stats as _s\ncrossing = getattr(_s, 'cross' + 'ing')", 0,
                                           "is the reference implementation"),
     "s17-not-own-code": ("import numpy as np\ncrossing = np.interp", 0, "not defined in your cell"),
@@ -158,9 +159,10 @@ def test_each_generated_submission_gets_its_expected_points_and_message(batch, s
     _, want, words = SUBMISSIONS[sid]
     assert float(rows[sid]["crossing"]) == want and float(rows[sid]["total"]) == want and rows[sid]["max"] == "1"
     ex = grades[sid]["exercises"][0]
-    assert words in ex["message"], ex["message"]
+    words = (words,) if isinstance(words, str) else words
+    assert any(w in ex["message"] for w in words), ex["message"]
     feedback = (out.parent / "grades-feedback" / f"{sid}__tiny.feedback.txt").read_text()
-    assert words in feedback and "8.6" not in feedback and "2.5" not in feedback  # never an expected value
+    assert any(w in feedback for w in words) and "8.6" not in feedback and "2.5" not in feedback  # never an expected value
 
 
 def test_gradebook_files_are_readable_by_the_course_group(batch):
