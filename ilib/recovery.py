@@ -15,7 +15,7 @@ from typing import Optional
 
 import torch
 
-from ._checks import check_nonneg, check_positive_int
+from ._checks import check_choice, check_nonneg, check_positive_int
 from .device import SeedLike, make_generator, randn
 from .linalg import lstsq
 from .operators import LinearOperator
@@ -44,9 +44,86 @@ class CSGMResult:
     flips: torch.Tensor
 
 
-def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_penalty: float = 0.0):
-    r"""The per-restart objective :math:`z \mapsto \|y - A G(z)\|^2 + \lambda\|z\|^2` for latents ``(B, R, k)``."""
+GRADS = ("auto", "closed", "autograd")
+
+
+def _tracks_gradients(*objs) -> bool:
+    """Whether any tensor held by ``objs`` (directly, or in a list/tuple attribute) requires gradients."""
+    for obj in objs:
+        items = [obj] if isinstance(obj, torch.Tensor) else list(vars(obj).values()) if hasattr(obj, "__dict__") else []
+        for v in items:
+            vs = v if isinstance(v, (list, tuple)) else [v]
+            if any(isinstance(t, torch.Tensor) and t.requires_grad for t in vs):
+                return True
+    return False
+
+
+def closed_form_applies(y: torch.Tensor, operator, generator) -> bool:
+    r"""Whether :func:`csgm_objective` can use the closed-form gradient for this problem.
+
+    It needs a generator with a hand-written pullback (``forward_and_pullback``: the bias-free
+    :class:`~ilib.generators.ReLUGenerator` and the :class:`~ilib.generators.LinearGenerator`),
+    a :class:`~ilib.operators.LinearOperator` (for its adjoint), and no tensor of the problem
+    that requires gradients (the closed form differentiates in ``z`` only).
+    """
+    return (hasattr(generator, "forward_and_pullback") and isinstance(operator, LinearOperator)
+            and not _tracks_gradients(y, operator, generator))
+
+
+class _ClosedFormLoss(torch.autograd.Function):
+    """Per-row losses whose backward is a gradient already computed in closed form (no autograd graph)."""
+
+    @staticmethod
+    def forward(ctx, z, value_and_grad):
+        loss, grad = value_and_grad(z.detach())
+        ctx.save_for_backward(grad)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        (grad,) = ctx.saved_tensors
+        return grad_loss.unsqueeze(-1) * grad, None
+
+
+def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_penalty: float = 0.0, *,
+                   grad: str = "auto"):
+    r"""The per-restart objective :math:`f(z) = \|y - A G(z)\|^2 + \lambda\|z\|^2` for latents ``(B, R, k)``.
+
+    Its gradient, for a bias-free ReLU generator (or a linear one), is
+
+    .. math::
+
+        \nabla f(z) = 2\Lambda_z^\top A^\top (A G(z) - y) + 2\lambda z,
+
+    with :math:`\Lambda_z` the local linear map (:math:`G(z) = \Lambda_z z`, Hand & Voroninski
+    2018) of the CSGM objective of Bora, Jalal, Price & Dimakis (2017).
+
+    Parameters
+    ----------
+    y, operator, generator, latent_penalty :
+        As in :func:`csgm`.
+    grad : {"auto", "closed", "autograd"}
+        How ``torch.autograd.grad`` of the returned function's value is computed. ``"closed"``:
+        the formula above, by the generator's hand-written pullback
+        (:meth:`~ilib.generators.ReLUGenerator.forward_and_pullback`) and the operator's adjoint,
+        evaluated with the forward pass and without an autograd graph; ``"autograd"``: autograd
+        through the generator (the reference, and the only choice for generators with biases or
+        smooth activations); ``"auto"``: ``"closed"`` where :func:`closed_form_applies`, else
+        ``"autograd"``. Both give the same numbers up to rounding.
+
+    Returns
+    -------
+    callable
+        ``fun(z)`` with per-row losses of shape ``(B, R)``.
+    """
     check_nonneg(latent_penalty, "latent_penalty")
+    check_choice(grad, "grad", GRADS)
+    closed = closed_form_applies(y, operator, generator)
+    if grad == "closed" and not closed:
+        raise ValueError(
+            f"grad='closed' needs a generator with forward_and_pullback (bias-free ReLU or linear), a LinearOperator "
+            f"and no tensor requiring gradients; got {type(generator).__name__} and {type(operator).__name__}"
+        )
     yy = y.unsqueeze(1)
 
     def fun(z: torch.Tensor) -> torch.Tensor:
@@ -56,7 +133,27 @@ def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_
             loss = loss + latent_penalty * (z * z).sum(-1)
         return loss
 
-    return fun
+    if grad == "autograd" or not closed:
+        return fun
+
+    def value_and_grad(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            x, pullback = generator.forward_and_pullback(z)
+            r = operator(x) - yy
+            loss = (r * r).sum(-1)
+            g = pullback(operator.adjoint(r + r))
+            if latent_penalty:
+                loss = loss + latent_penalty * (z * z).sum(-1)
+                g = g + (2 * latent_penalty) * z
+        return loss, g
+
+    def closed_fun(z: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and z.requires_grad:
+            return _ClosedFormLoss.apply(z, value_and_grad)
+        return fun(z)
+
+    closed_fun.value_and_grad = value_and_grad
+    return closed_fun
 
 
 def csgm(
@@ -75,6 +172,7 @@ def csgm(
     z0: Optional[torch.Tensor] = None,
     polish: int = 0,
     seed: SeedLike = 0,
+    grad: str = "auto",
 ) -> CSGMResult:
     r"""Solve ``B`` CSGM problems with ``restarts`` random starts each, in one batch.
 
@@ -104,6 +202,10 @@ def csgm(
         generator once the activation region is right. 0 disables it.
     seed : int or torch.Generator
         Seeds the random starts.
+    grad : {"auto", "closed", "autograd"}
+        How the gradient is computed (:func:`csgm_objective`): by default in closed form,
+        :math:`2\Lambda_z^\top A^\top(AG(z) - y) + 2\lambda z`, for bias-free ReLU and linear
+        generators, by autograd otherwise.
     """
     if y.dim() != 2:
         raise ValueError(f"y must have shape (B, m), got {tuple(y.shape)}")
@@ -120,7 +222,7 @@ def csgm(
         z0 = init_std * randn(B, int(restarts), k, generator=g, dtype=y.dtype, device=y.device)
     elif z0.dim() != 3 or z0.shape[0] != B or z0.shape[2] != k:
         raise ValueError(f"z0 must have shape ({B}, R, {k}), got {tuple(z0.shape)}")
-    fun = csgm_objective(y, operator, generator, latent_penalty)
+    fun = csgm_objective(y, operator, generator, latent_penalty, grad=grad)
     res = minimize(
         fun,
         z0,
