@@ -3,6 +3,7 @@
 
     python3 run_all.py                   # install what is needed, run every notebook (paper profile)
     python3 run_all.py --tests           # install what is needed, run the test suite
+    python3 run_all.py --book            # the executed notebooks of the last run as a static HTML site
     python3 run_all.py --help            # notebooks, profiles, parameters, workers, caching
 
 On first use this creates ``.venv/`` next to this file and installs the project
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +67,31 @@ def ensure_environment() -> None:
     os.execv(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
+def ensure_browser() -> None:
+    """Chromium and chromedriver for the book's browser test, from the system's packages where this can install them.
+
+    Installed with ``apt-get`` when running as root on Debian/Ubuntu (as CI does); otherwise a note says how,
+    and the browser test skips. ``ILIB_NO_SYSTEM_PACKAGES=1`` turns this off.
+    """
+    browsers = ("chromium", "chromium-browser", "google-chrome")
+    if shutil.which("chromedriver") and any(shutil.which(b) for b in browsers):
+        return
+    if os.environ.get("ILIB_NO_SYSTEM_PACKAGES"):
+        return
+    if os.name != "posix" or not shutil.which("apt-get") or os.geteuid() != 0:
+        print("note: Chromium/chromedriver not found, so the book's browser test will skip; install them with "
+              "`sudo apt-get install chromium chromium-driver` (Debian/Ubuntu)", flush=True)
+        return
+    print("installing Chromium and chromedriver for the book's browser test (apt-get; ILIB_NO_SYSTEM_PACKAGES=1 skips)",
+          flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
+        if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+            print("note: could not install Chromium; the book's browser test will skip", flush=True)
+
+
 def main() -> int:
     argv = sys.argv[1:]
     if "--no-install" in argv:
@@ -73,6 +100,8 @@ def main() -> int:
         ensure_environment()
     if argv[:1] == ["--tests"]:
         import pytest
+
+        ensure_browser()
 
         os.chdir(ROOT)
         return pytest.main(argv[1:])

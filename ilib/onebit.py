@@ -21,12 +21,15 @@ so it is the projection of the "target" :math:`v` onto the range of :math:`G`.
 The dither makes :math:`v` unbiased up to clipping: for :math:`|u| \le \lambda`,
 :math:`\mathbb{E}_\tau[\lambda\,\mathrm{sign}(u + \tau)] = u`.
 
-Also here: the exact mean-squared error for a linear generator, the sign-flip
-and undithered biases (derived with Stein's lemma), and the binary embedding
+Also here: the exact mean-squared error for a linear generator and the dither
+level that minimises it, the sign-flip and undithered biases (derived with
+Stein's lemma), sub-exponential (Laplace) rows, a consistent decoder (binary
+iterative hard thresholding through :math:`G`) and the binary embedding
 :math:`x \mapsto \mathrm{sign}(Ax)` of the generator's range (Liu, Gomes,
-Tiwari & Scarlett, ICML 2020, arXiv 2002.01697). Every experiment is batched
-over trials, restarts and conditions; measurement rows can be streamed so that
-``m`` in the tens of thousands costs no memory.
+Tiwari & Scarlett, ICML 2020, arXiv 2002.01697). Everything is batched over
+trials, restarts and conditions; measurement rows can be streamed so that
+``m`` in the tens of thousands costs no memory. The notebook's sweeps live in
+:mod:`ilib.experiments.one_bit`.
 """
 
 from __future__ import annotations
@@ -38,13 +41,11 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from . import stats
 from ._checks import check_choice, check_elements, check_int_list, check_positive, check_positive_int
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import LinearGenerator, ReLUGenerator
-from .operators import LinearOperator, MatrixOperator, SharedMatrixOperator
+from .operators import LinearOperator, MatrixOperator, SharedMatrixOperator  # noqa: F401 (re-exported)
 from .optim import minimize
-from .recovery import csgm
 
 NOISE_KINDS = ("none", "gaussian", "laplace", "student")
 
@@ -192,6 +193,35 @@ def quantize(s: torch.Tensor, *, lam: Level, dither: bool = True, seed: SeedLike
     return _sign(s + tau)
 
 
+ROW_KINDS = ("gaussian", "laplace")
+
+
+def _standard_rows(kind: str, shape: tuple, generator: torch.Generator, dtype) -> torch.Tensor:
+    """Isotropic rows drawn on the CPU: iid N(0, 1) entries, or iid Laplace entries of unit variance."""
+    if kind == "laplace":
+        return _standard_noise("laplace", shape, 1, generator, dtype) / math.sqrt(2.0)
+    return torch.randn(shape, generator=generator, dtype=dtype)
+
+
+def measurement_rows(
+    m: int, n: int, *, kind: str = "gaussian", batch: int = 1, seed: SeedLike = 0, dtype: DTypeLike = None,
+    device: DeviceLike = "auto",
+) -> torch.Tensor:
+    r"""``batch`` matrices ``(batch, m, n)`` of isotropic rows, :math:`\mathbb{E}\,a_i a_i^\top = I_n`.
+
+    ``kind="gaussian"``: entries :math:`\mathcal{N}(0, 1)`; ``kind="laplace"``: iid
+    Laplace entries of unit variance (density :math:`e^{-\sqrt2|t|}/\sqrt2`), sub-exponential
+    rows as Qiu, Wei & Yang's Assumption 2.1 allows.
+    """
+    check_choice(kind, "kind", ROW_KINDS)
+    m = check_positive_int(m, "m")
+    n = check_positive_int(n, "n")
+    batch = check_positive_int(batch, "batch")
+    g = make_generator(seed)
+    A = _standard_rows(kind, (batch, m, n), g, torch.float64)
+    return A.to(device=resolve_device(device), dtype=resolve_dtype(dtype))
+
+
 def gaussian_rows(
     m: int, n: int, *, batch: int = 1, seed: SeedLike = 0, dtype: DTypeLike = None, device: DeviceLike = "auto"
 ) -> MatrixOperator:
@@ -201,12 +231,7 @@ def gaussian_rows(
     level :math:`\lambda` is compared with :math:`\langle a_i, x\rangle \sim \mathcal{N}(0, \|x\|^2)`.
     The CSGM scaling :math:`\mathcal{N}(0, 1/m)` is this matrix divided by :math:`\sqrt m`.
     """
-    m = check_positive_int(m, "m")
-    n = check_positive_int(n, "n")
-    batch = check_positive_int(batch, "batch")
-    g = make_generator(seed)
-    A = randn(batch, m, n, generator=g, dtype=dtype, device=device)
-    return MatrixOperator(A)
+    return MatrixOperator(measurement_rows(m, n, batch=batch, seed=seed, dtype=dtype, device=device))
 
 
 def one_bit_measure(
@@ -289,12 +314,13 @@ def streamed_targets(
     noise_scale: Level = 0.0,
     df: int = 3,
     flip_prob: Level = 0.0,
+    rows: str = "gaussian",
     seed: SeedLike = 0,
     chunk: int = 512,
 ) -> torch.Tensor:
     r"""Targets :math:`v_m = \frac{\lambda}{m}\sum_{i \le m} y_i a_i` for nested ``m``, without storing ``A``.
 
-    Rows :math:`a_i \sim \mathcal{N}(0, I_n)` are drawn ``chunk`` at a time (on the
+    Isotropic rows :math:`a_i` (``rows``: Gaussian or Laplace entries, :func:`measurement_rows`) are drawn ``chunk`` at a time (on the
     CPU from ``seed``, in ``x``'s dtype), measured and accumulated, so the
     design is nested: the first ``m`` rows serve every ``m`` in ``m_values``.
     The result depends on ``chunk`` (the order of the random draws).
@@ -308,6 +334,8 @@ def streamed_targets(
         Strictly increasing numbers of measurements.
     lam, dither, noise, noise_scale, df, flip_prob :
         As in :func:`one_bit_measure`; levels broadcast against ``(B, *S)``.
+    rows : {"gaussian", "laplace"}
+        The law of the rows' entries (unit variance).
 
     Returns
     -------
@@ -315,6 +343,7 @@ def streamed_targets(
         Shape ``(len(m_values), B, *S, n)``.
     """
     check_choice(noise, "noise", NOISE_KINDS)
+    check_choice(rows, "rows", ROW_KINDS)
     df = check_positive_int(df, "df")
     ms = check_int_list(m_values, "m_values", increasing=True)
     chunk = check_positive_int(chunk, "chunk")
@@ -336,7 +365,7 @@ def streamed_targets(
     for target in ms:
         while done < target:
             c = min(chunk, target - done)
-            a = torch.randn((B, c, n), generator=g, dtype=x.dtype).to(x.device)
+            a = _standard_rows(rows, (B, c, n), g, x.dtype).to(x.device)
             s = torch.bmm(xf, a.transpose(1, 2))  # (B, S, c)
             y = _labels(s, lam=lam_f, dither=dither, noise=noise, noise_scale=sc_f, df=df, flip_prob=fp_f, g=g)
             acc = acc + torch.bmm(y, a)
@@ -552,6 +581,43 @@ def linear_mse(
     return (1 - c) ** 2 * r**2 + (k * lam**2 - c**2 * r**2) / m
 
 
+def optimal_lambda(
+    m: int,
+    *,
+    k: int,
+    r: float = 1.0,
+    noise: str = "none",
+    noise_scale: float = 0.0,
+    df: int = 3,
+    flip_prob: float = 0.0,
+    bounds: tuple[float, float] = (1e-2, 1e2),
+) -> float:
+    r"""The dither level minimising the exact linear-generator error :func:`linear_mse` at ``m`` measurements.
+
+    .. math::
+
+        \lambda^\star = \arg\min_{\lambda > 0}\ (1 - c_\lambda)^2 r^2 + \frac{k\lambda^2 - c_\lambda^2 r^2}{m},
+        \qquad c_\lambda = (1 - 2q)\,P(|\langle a, Ux_0\rangle + \xi| \le \lambda):
+
+    a small :math:`\lambda` clips (bias), a large one adds variance :math:`k\lambda^2/m`
+    (the trade-off behind Qiu, Wei & Yang's choice :math:`\lambda \asymp \log(1/\epsilon)`).
+    Found by bounded scalar minimisation over :math:`\log\lambda` in ``bounds``.
+    """
+    from scipy import optimize
+
+    m = check_positive_int(m, "m")
+    lo, hi = (check_positive(b, "bounds") for b in bounds)
+    if not lo < hi:
+        raise ValueError(f"bounds must be increasing, got {bounds}")
+
+    def f(t: float) -> float:
+        return float(linear_mse(m, k=k, lam=math.exp(t), r=r, noise=noise, noise_scale=noise_scale, df=df,
+                                flip_prob=flip_prob))
+
+    res = optimize.minimize_scalar(f, bounds=(math.log(lo), math.log(hi)), method="bounded", options={"xatol": 1e-6})
+    return float(math.exp(res.x))
+
+
 def undithered_gain(r: float, *, noise: str = "none", noise_scale: float = 0.0, df: int = 3) -> float:
     r""":math:`\mathbb{E}[g\,\mathrm{sign}(r g + \xi)] = 2\,\mathbb{E}_\xi\,\varphi(\xi / r)` (Stein's lemma).
 
@@ -571,6 +637,111 @@ def undithered_gain(r: float, *, noise: str = "none", noise_scale: float = 0.0, 
     pdf = _std_pdf(noise, check_positive_int(df, "df"))
     val = integrate.quad(lambda t: pdf(t) * stats.norm.pdf(noise_scale * t / r), -np.inf, np.inf, limit=200)[0]
     return float(2 * val)
+
+
+# --------------------------------------------------------------------------- a consistent decoder
+@dataclass
+class BIHTResult:
+    r"""Result of :func:`biht_recover`.
+
+    Attributes
+    ----------
+    z : latents ``(B, M, k)``, scaled so that :math:`\|G(z)\| = 1`.
+    x : unit-norm estimates :math:`G(z)`, ``(B, M, n)``.
+    mismatches : labels the estimate does not reproduce, :math:`\#\{i \le m: \mathrm{sign}\langle a_i, x\rangle \ne y_i\}`, ``(B, M)``.
+    """
+
+    z: torch.Tensor
+    x: torch.Tensor
+    mismatches: torch.Tensor
+
+
+def _unit(generator, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Rescale latents so that :math:`\|G(z)\| = 1` (positive homogeneity of a bias-free ReLU or linear G)."""
+    with torch.no_grad():
+        x = generator(z)
+        nrm = x.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
+    return z / nrm, x / nrm
+
+
+def biht_recover(
+    y: torch.Tensor,
+    rows: torch.Tensor,
+    generator,
+    z0: torch.Tensor,
+    *,
+    m_values: Optional[Sequence[int]] = None,
+    steps: int = 25,
+    step: float = 0.5,
+    project_steps: int = 10,
+    project_lr: float = 0.2,
+) -> BIHTResult:
+    r"""Normalised binary iterative hard thresholding through :math:`G`, for noiseless labels :math:`y = \mathrm{sign}(Ax)`.
+
+    The iteration of Jacques, Laska, Boufounos & Baraniuk (2013), with the
+    hard-thresholding step replaced by the projection :math:`P_G` onto the range
+    of :math:`G` (the decoder Liu, Gomes, Tiwari & Scarlett 2020 suggest):
+
+    .. math::
+
+        u_t = x_t + \frac{\mathrm{step}}{m}\sqrt{\frac{\pi}{2}}\,A^\top\big(y - \mathrm{sign}(Ax_t)\big), \qquad
+        x_{t+1} = \frac{P_G(u_t)}{\|P_G(u_t)\|}.
+
+    For Gaussian rows and unit :math:`x_t, x`, :math:`\mathbb{E}\,\mathrm{sign}(\langle a, u\rangle)\,a =
+    \sqrt{2/\pi}\,u`, so :math:`\mathbb{E}\,u_t = x_t + \mathrm{step}\,(x - x_t)`: ``step`` is the
+    fraction of the way to the signal covered in expectation. :math:`P_G` is
+    ``project_steps`` gradient steps on :math:`\|G(z) - u_t\|^2` (:func:`ilib.optim.minimize`),
+    warm-started at the current latent. The iteration aims at a sign-consistent
+    point, :math:`\mathrm{sign}(A\hat x) = y`, for which Liu et al. bound the error
+    by :math:`O((k/m)\log(\cdot))`, faster than the :math:`\sqrt{k/m}` of correlation estimators.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        Labels in :math:`\{-1, +1\}`, shape ``(B, m_max)``.
+    rows : torch.Tensor
+        The rows :math:`a_i`, shape ``(B, m_max, n)``; problem ``m`` uses the first ``m`` (nested designs).
+    generator : ReLUGenerator or LinearGenerator
+        ``B`` generators (bias-free, so positively homogeneous).
+    z0 : torch.Tensor
+        Starting latents ``(B, M, k)``, one per entry of ``m_values`` (for example the correlation estimate).
+    m_values : list of int, optional
+        Increasing numbers of measurements, at most ``m_max``; default ``[m_max]``.
+    steps, step, project_steps, project_lr :
+        Outer iterations, their step (above), and the inner projection's gradient steps and step size.
+    """
+    check_labels(y)
+    if rows.dim() != 3 or rows.shape[:2] != y.shape:
+        raise ValueError(f"rows must have shape (B, m, n) = {(*y.shape, 'n')}, got {tuple(rows.shape)}")
+    if rows.shape[-1] != generator.output_dim:
+        raise ValueError(f"rows act on R^{rows.shape[-1]} but the generator outputs R^{generator.output_dim}")
+    ms = check_int_list([y.shape[1]] if m_values is None else m_values, "m_values", increasing=True)
+    if ms[-1] > y.shape[1]:
+        raise ValueError(f"m_values must be at most the number of rows, {y.shape[1]}; got {ms[-1]}")
+    if z0.dim() != 3 or z0.shape[0] != y.shape[0] or z0.shape[1] != len(ms) or z0.shape[2] != generator.latent_dim:
+        raise ValueError(f"z0 must have shape ({y.shape[0]}, {len(ms)}, {generator.latent_dim}), got {tuple(z0.shape)}")
+    steps = check_positive_int(steps, "steps")
+    check_positive(step, "step")
+    scale = step * math.sqrt(math.pi / 2)
+
+    def correction(x: torch.Tensor) -> torch.Tensor:
+        out = []
+        for j, m in enumerate(ms):
+            A = rows[:, :m]
+            s = _sign(torch.bmm(A, x[:, j].unsqueeze(-1)).squeeze(-1))
+            out.append(torch.bmm((y[:, :m] - s).unsqueeze(1), A).squeeze(1) * (scale / m))
+        return torch.stack(out, dim=1)
+
+    z, x = _unit(generator, z0.detach())
+    for _ in range(steps):
+        with torch.no_grad():
+            u = x + correction(x)
+        res = minimize(lambda w: ((generator(w) - u) ** 2).sum(-1), z, steps=project_steps, lr=project_lr, method="gd")
+        z, x = _unit(generator, res.x)
+    with torch.no_grad():
+        mism = torch.stack([(_sign(torch.bmm(rows[:, :m], x[:, j].unsqueeze(-1)).squeeze(-1)) != y[:, :m]).sum(-1)
+                            for j, m in enumerate(ms)], dim=1)
+    return BIHTResult(z=z, x=x, mismatches=mism)
 
 
 # --------------------------------------------------------------------------- binary embedding
@@ -610,19 +781,7 @@ def angular_distance(X: torch.Tensor, Xp: torch.Tensor) -> torch.Tensor:
     return torch.arccos(cos.clamp(-1.0, 1.0)) / math.pi
 
 
-# --------------------------------------------------------------------------- helpers for experiments
-def fit_loglog_slope(x, y) -> tuple[float, float]:
-    """Shim for notebook 04 until it moves onto the new harness: ``(slope, intercept)`` of :func:`ilib.stats.loglog_fit`.
-
-    Fits :math:`\\log y = a \\log x + b` and returns ``(a, b)``; points that the fit would drop
-    (nonpositive or not finite) are refused here, as are fewer than two points.
-    """
-    fit = stats.loglog_fit(x, y)
-    if fit.n < max(2, np.size(x)):
-        raise ValueError(f"x and y must be matching arrays of at least 2 positive finite points, got {np.size(x)} with {fit.n} usable")
-    return fit.slope, fit.intercept
-
-
+# --------------------------------------------------------------------------- signals
 def relu_signals(generator: ReLUGenerator, norm, *, shape: tuple = (), seed: SeedLike = 0) -> torch.Tensor:
     r"""Latents :math:`x_0`, shape ``(B, *shape, k)``, scaled so :math:`\|G(x_0)\| =` ``norm`` (positive homogeneity of :math:`G`).
 
@@ -636,432 +795,6 @@ def relu_signals(generator: ReLUGenerator, norm, *, shape: tuple = (), seed: See
         raise RuntimeError("a random latent mapped to G(z) = 0; draw again with another seed")
     r = torch.as_tensor(norm, dtype=z.dtype, device=z.device)
     return z / gn * r.unsqueeze(-1) if r.dim() > 0 else z / gn * r
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().to(torch.float64).numpy()
-
-
-# --------------------------------------------------------------------------- experiments (one call per notebook section)
-def dither_experiment(lam: float, *, u_values, samples: int, seed: SeedLike = 0, device: DeviceLike = "auto") -> dict:
-    r"""Measure :math:`\mathbb{E}[\lambda\,\mathrm{sign}(u + \tau)]` on a grid of ``u`` against ``u`` and :math:`\mathrm{clip}(u, \pm\lambda)`.
-
-    Returns a dict of numpy arrays: ``u``, ``mean``, ``se`` (Monte Carlo), ``clip``
-    (closed form) and ``inside`` (:math:`|u| \le \lambda`).
-    """
-    u = torch.as_tensor(np.asarray(u_values, dtype=float))
-    mean, se = dither_monte_carlo(u, lam, samples=samples, seed=seed, device=device)
-    return {
-        "u": _np(u),
-        "mean": _np(mean),
-        "se": _np(se),
-        "clip": _np(dither_mean(u, lam)),
-        "inside": np.abs(_np(u)) <= lam,
-    }
-
-
-def linear_experiment(
-    *,
-    n: int,
-    k: int,
-    m_values: Sequence[int],
-    lam: float,
-    trials: int,
-    r: float = 1.0,
-    noise: str = "none",
-    noise_scale: float = 0.0,
-    df: int = 3,
-    flip_prob: float = 0.0,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float32,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""Error of the closed-form estimator :math:`\hat x = U^\top v` for ``trials`` random orthonormal ``U`` against :func:`linear_mse`.
-
-    Every trial draws its own ``U`` (``n x k``, orthonormal), a latent :math:`x_0`
-    with :math:`\|x_0\| = r` and streamed isotropic rows (nested in ``m``).
-    Rows are drawn in ``dtype`` (float32 by default: four times faster to draw,
-    and its rounding is far below the Monte Carlo error of the check).
-    Returns ``m``, ``sq_err`` (``(M, trials)``, :math:`\|\hat x - x_0\|^2`), ``mse``,
-    ``mse_se``, ``predicted`` and ``p`` (:func:`prob_unclipped`).
-    """
-    trials = check_positive_int(trials, "trials")
-    ms = check_int_list(m_values, "m_values", increasing=True)
-    g = make_generator(seed)
-    G = LinearGenerator.random(n, k, batch=trials, seed=g, orthonormal=True, dtype=dtype, device=device)
-    x0 = randn(trials, k, generator=g, dtype=dtype, device=G.device)
-    x0 = x0 / x0.norm(dim=-1, keepdim=True) * r
-    x = G(x0.unsqueeze(1)).squeeze(1)  # (T, n)
-    v = streamed_targets(
-        x, ms, lam=lam, noise=noise, noise_scale=noise_scale, df=df, flip_prob=flip_prob, seed=g
-    )  # (M, T, n)
-    xhat = linear_estimate(v.transpose(0, 1), G)  # (T, M, k)
-    sq = ((xhat - x0.unsqueeze(1)) ** 2).sum(-1).T  # (M, T)
-    return {
-        "m": np.asarray(ms),
-        "sq_err": _np(sq),
-        "mse": _np(sq.mean(-1)),
-        "mse_se": _np(sq.std(-1, correction=1) / math.sqrt(trials)) if trials > 1 else np.zeros(len(ms)),
-        "predicted": linear_mse(
-            ms, k=k, lam=lam, r=r, noise=noise, noise_scale=noise_scale, df=df, flip_prob=flip_prob
-        ),
-        "p": prob_unclipped(r, lam, noise=noise, noise_scale=noise_scale, df=df),
-    }
-
-
-def _relu(k, width, n, trials, gain, g, dtype, device) -> ReLUGenerator:
-    return ReLUGenerator.random([k, width, n], batch=trials, seed=g, gain=gain, dtype=dtype, device=device)
-
-
-def relu_rate_experiment(
-    *,
-    k_values: Sequence[int],
-    m_values: Sequence[int],
-    width: int,
-    n: int,
-    lam: float,
-    trials: int,
-    restarts: int,
-    steps: int,
-    lr: float,
-    noise: str = "none",
-    noise_scale: float = 0.0,
-    df: int = 3,
-    negate_every: int = 10,
-    gain: float = 2.0,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float32,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""Error :math:`\|G(\hat x) - G(x_0)\|` of the ERM against ``m`` for several ``k`` (random 2-layer ReLU nets).
-
-    For every ``k``: ``trials`` networks ``[k, width, n]`` with :math:`\mathcal{N}(0, \mathrm{gain}/n_i)`
-    weights, signals with :math:`\|G(x_0)\| = 1`, nested streamed measurements, and the
-    ERM for all ``(trial, m, restart)`` in one batch. Returns ``k``, ``m`` and
-    ``err`` of shape ``(K, M, trials)``.
-    """
-    trials = check_positive_int(trials, "trials")
-    ms = check_int_list(m_values, "m_values", increasing=True)
-    g = make_generator(seed)
-    errs = []
-    for k in k_values:  # one batch per latent dimension (shapes differ)
-        G = _relu(int(k), width, n, trials, gain, g, dtype, device)
-        z0 = relu_signals(G, 1.0, seed=g)
-        with torch.no_grad():
-            x = G(z0.unsqueeze(1)).squeeze(1)  # (T, n)
-        v = streamed_targets(x, ms, lam=lam, noise=noise, noise_scale=noise_scale, df=df, seed=g)
-        res = erm_recover(
-            v.transpose(0, 1).contiguous(), G, restarts=restarts, steps=steps, lr=lr, negate_every=negate_every,
-            init_std=1.0 / math.sqrt(int(k)), seed=g,
-        )
-        errs.append(_np((res.x - x.unsqueeze(1)).norm(dim=-1).T))  # (M, T)
-    return {"k": np.asarray(list(k_values)), "m": np.asarray(ms), "err": np.stack(errs)}
-
-
-def lambda_experiment(
-    *,
-    lam_values: Sequence[float],
-    k: int,
-    m: int,
-    width: int,
-    n: int,
-    trials: int,
-    restarts: int,
-    steps: int,
-    lr: float,
-    noise: str = "none",
-    noise_scale: float = 0.0,
-    df: int = 3,
-    negate_every: int = 10,
-    gain: float = 2.0,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float32,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""Error against the dither level :math:`\lambda` at fixed ``m``: clipping bias for small :math:`\lambda`, variance :math:`\propto\lambda^2` for large.
-
-    All levels measure the same signal with the same rows (common random numbers),
-    with independent dithers. Returns ``lam``, ``err`` ``(L, trials)`` and
-    ``linear`` (the exact root-mean-squared error of a linear generator with the same ``k``, :func:`linear_mse`).
-    """
-    trials = check_positive_int(trials, "trials")
-    lam_t = torch.as_tensor(np.asarray(lam_values, dtype=float))
-    g = make_generator(seed)
-    G = _relu(k, width, n, trials, gain, g, dtype, device)
-    z0 = relu_signals(G, 1.0, seed=g)
-    with torch.no_grad():
-        x = G(z0.unsqueeze(1)).squeeze(1)
-    L = lam_t.numel()
-    xs = x.unsqueeze(1).expand(trials, L, x.shape[-1])
-    v = streamed_targets(xs, [m], lam=lam_t, noise=noise, noise_scale=noise_scale, df=df, seed=g)[0]  # (T, L, n)
-    res = erm_recover(
-        v, G, restarts=restarts, steps=steps, lr=lr, negate_every=negate_every, init_std=1.0 / math.sqrt(k), seed=g
-    )
-    err = (res.x - x.unsqueeze(1)).norm(dim=-1).T  # (L, T)
-    lin = np.array([math.sqrt(float(linear_mse(m, k=k, lam=float(lv), noise=noise, noise_scale=noise_scale, df=df)))
-                    for lv in lam_t])
-    return {"lam": _np(lam_t), "err": _np(err), "linear": lin}
-
-
-def norm_experiment(
-    *,
-    norm_values: Sequence[float],
-    lam: float,
-    k: int,
-    m: int,
-    width: int,
-    n: int,
-    trials: int,
-    restarts: int,
-    steps: int,
-    lr: float,
-    noise: str = "none",
-    noise_scale: float = 0.0,
-    df: int = 3,
-    negate_every: int = 10,
-    gain: float = 2.0,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float32,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""Estimated norm and direction with and without dither for signals of several norms :math:`r = \|G(x_0)\|`.
-
-    Returns ``norm`` (true), ``est_norm`` and ``cosine`` of shape ``(2, N, trials)``
-    (index 0: dithered, 1: undithered) and the predictions ``pred_dither``
-    (:math:`p(r)\,r`, :func:`prob_unclipped`) and ``pred_undither``
-    (:math:`\lambda\kappa(r)`, :func:`undithered_gain`), both ignoring the noise
-    the projection leaves in :math:`G(\hat x)` (about :math:`\lambda\sqrt{k/m}`).
-    """
-    trials = check_positive_int(trials, "trials")
-    r = torch.as_tensor(np.asarray(check_elements(norm_values, "norm_values", 0, lo_open=True), dtype=float))
-    g = make_generator(seed)
-    G = _relu(k, width, n, trials, gain, g, dtype, device)
-    N = r.numel()
-    z0 = relu_signals(G, r.to(dtype=G.dtype), shape=(N,), seed=g)  # (T, N, k)
-    with torch.no_grad():
-        x = G(z0)  # (T, N, n)
-    est, cos = [], []
-    for dither in (True, False):
-        v = streamed_targets(x, [m], lam=lam, dither=dither, noise=noise, noise_scale=noise_scale, df=df, seed=g)[0]
-        res = erm_recover(
-            v, G, restarts=restarts, steps=steps, lr=lr, negate_every=negate_every, init_std=1.0 / math.sqrt(k),
-            seed=g,
-        )
-        est.append(res.x.norm(dim=-1).T)
-        cos.append(((res.x * x).sum(-1) / (res.x.norm(dim=-1) * x.norm(dim=-1)).clamp_min(1e-30)).T)
-    rs = [float(v) for v in r]
-    return {
-        "norm": _np(r),
-        "est_norm": _np(torch.stack(est)),
-        "cosine": _np(torch.stack(cos)),
-        "pred_dither": np.array([prob_unclipped(v, lam, noise=noise, noise_scale=noise_scale, df=df) * v for v in rs]),
-        "pred_undither": np.array([lam * undithered_gain(v, noise=noise, noise_scale=noise_scale, df=df) for v in rs]),
-    }
-
-
-def robustness_experiment(
-    *,
-    families: dict,
-    k: int,
-    m: int,
-    width: int,
-    n: int,
-    lam: float,
-    trials: int,
-    restarts: int,
-    steps: int,
-    lr: float,
-    csgm_steps: int,
-    csgm_lr: float,
-    df: int = 1,
-    negate_every: int = 10,
-    gain: float = 2.0,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float32,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""Dithered one-bit ERM against unquantised CSGM on the same signals, matrices and corruptions.
-
-    ``families`` maps a corruption to its levels: ``"gaussian"`` and ``"student"``
-    (noise scale :math:`\sigma`, Student-t with ``df`` degrees of freedom) add
-    :math:`\xi_i` before quantisation; ``"flips"`` (probability :math:`q`)
-    flips labels, and for CSGM negates the same measurements (a gross outlier of
-    size :math:`2|\langle a_i, x\rangle|`). CSGM solves
-    :math:`\min_z \|y - AG(z)\|^2` with :func:`ilib.recovery.csgm` (Adam).
-
-    Returns, per family, ``levels``, and ``(C, trials)`` arrays ``onebit_err``,
-    ``csgm_err`` (:math:`\|G(\hat x) - G(x_0)\|`, with :math:`\|G(x_0)\| = 1`),
-    ``onebit_cos``, ``csgm_cos`` (cosine to :math:`G(x_0)`) and ``onebit_norm``.
-    """
-    trials = check_positive_int(trials, "trials")
-    unknown = set(families) - {"gaussian", "student", "laplace", "flips"}
-    if unknown:
-        raise ValueError(f"families must use the keys gaussian, student, laplace, flips; got {sorted(unknown)}")
-    g = make_generator(seed)
-    G = _relu(k, width, n, trials, gain, g, dtype, device)
-    z0 = relu_signals(G, 1.0, seed=g)
-    with torch.no_grad():
-        x = G(z0.unsqueeze(1)).squeeze(1)  # (T, n)
-    op = gaussian_rows(m, n, batch=trials, seed=g, dtype=G.dtype, device=G.device)
-    s_clean = op(x.unsqueeze(1)).squeeze(1)  # (T, m)
-    out = {}
-    for fam, levels in families.items():
-        lv = torch.as_tensor(np.asarray(levels, dtype=float))
-        C = lv.numel()
-        s = s_clean.unsqueeze(1).expand(trials, C, m)
-        if fam == "flips":
-            flips = sample_flips((trials, C, m), prob=lv, seed=g, dtype=G.dtype, device=G.device)
-            pre = s
-        else:
-            xi = sample_noise((trials, C, m), kind=fam, scale=lv, df=df, seed=g, dtype=G.dtype, device=G.device)
-            flips = torch.ones_like(s)
-            pre = s + xi
-        y1 = quantize(pre, lam=lam, seed=g) * flips
-        v = erm_target(y1, op, lam)  # (T, C, n)
-        r1 = erm_recover(
-            v, G, restarts=restarts, steps=steps, lr=lr, negate_every=negate_every, init_std=1.0 / math.sqrt(k), seed=g
-        )
-        # CSGM on the same real-valued (corrupted) measurements, in the N(0, 1/m) scaling
-        y_real = (pre * flips).reshape(trials * C, m) / math.sqrt(m)
-        shared = SharedMatrixOperator(op.A / math.sqrt(m), C)
-        Grep = G.select(torch.arange(trials, device=G.device).repeat_interleave(C))
-        r2 = csgm(
-            y_real, shared, Grep, restarts=restarts, steps=csgm_steps, lr=csgm_lr, negate_every=negate_every,
-            init_std=1.0 / math.sqrt(k), seed=g,
-        )
-        x2 = r2.x.reshape(trials, C, n)
-        xx = x.unsqueeze(1)
-        cosf = lambda a: ((a * xx).sum(-1) / (a.norm(dim=-1) * xx.norm(dim=-1)).clamp_min(1e-30)).T  # noqa: E731
-        out[fam] = {
-            "levels": _np(lv),
-            "onebit_err": _np((r1.x - xx).norm(dim=-1).T),
-            "csgm_err": _np((x2 - xx).norm(dim=-1).T),
-            "onebit_cos": _np(cosf(r1.x)),
-            "csgm_cos": _np(cosf(x2)),
-            "onebit_norm": _np(r1.x.norm(dim=-1).T),
-        }
-    return out
-
-
-def landscape_experiment(
-    *,
-    width: int,
-    n: int,
-    m: int,
-    lam: float,
-    nets: int,
-    grid: int,
-    extent: float = 2.0,
-    starts: int = 32,
-    steps: int = 300,
-    lr: float = 0.2,
-    negate_every: int = 10,
-    noise: str = "none",
-    noise_scale: float = 0.0,
-    df: int = 3,
-    depth: int = 2,
-    gain: float = 2.0,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float64,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""The empirical risk for ``k = 2`` with :math:`x_0 = (1, 0)`, on ``nets`` random networks of ``depth`` layers.
-
-    Measures (Qiu et al. 2020, Thms 2.2-2.3; Hand & Voroninski 2018):
-
-    * ``grid_loss``: :math:`L` on a ``grid x grid`` square :math:`[-\mathrm{extent}, \mathrm{extent}]^2` for network 0;
-    * ``t_neg``: the minimiser of :math:`t \mapsto L(-t x_0)`, in closed form
-      :math:`\langle v, G(-x_0)\rangle/\|G(-x_0)\|^2` by positive homogeneity, per network
-      (to compare with :math:`\rho_d`), ``t_neg_clean`` the same with the noiseless target
-      :math:`v = G(x_0)` (the landscape of :math:`\|G(x) - G(x_0)\|^2`), and ``t_pos`` on the :math:`+x_0` ray;
-    * ``loss_pos``, ``loss_neg``: the risk at those two ray minimisers;
-    * ``gd_plain``, ``gd_negate``: final latents ``(nets, starts, 2)`` of gradient descent
-      from starts on the :math:`-x_0` side, without and with the negation check.
-    """
-    check_positive_int(depth, "depth")
-    nets = check_positive_int(nets, "nets")
-    grid = check_positive_int(grid, "grid")
-    starts = check_positive_int(starts, "starts")
-    g = make_generator(seed)
-    G = ReLUGenerator.random([2] + [width] * (depth - 1) + [n], batch=nets, seed=g, gain=gain, dtype=dtype,
-                             device=device)
-    x0 = torch.tensor([1.0, 0.0], dtype=G.dtype, device=G.device)
-    with torch.no_grad():
-        x = G(x0.expand(nets, 1, 2)).squeeze(1)
-        v = streamed_targets(x, [m], lam=lam, noise=noise, noise_scale=noise_scale, df=df, seed=g)[0]  # (nets, n)
-        fun = erm_objective(v, G)
-        ticks = torch.linspace(-extent, extent, grid, dtype=G.dtype, device=G.device)
-        Z = torch.stack(torch.meshgrid(ticks, ticks, indexing="xy"), dim=-1).reshape(1, -1, 2)
-        grid_loss = erm_objective(v[:1], G.select(0))(Z).reshape(grid, grid)
-        gp = G(x0.expand(nets, 1, 2)).squeeze(1)
-        gn = G((-x0).expand(nets, 1, 2)).squeeze(1)
-        t_pos = (v * gp).sum(-1) / (gp * gp).sum(-1)
-        t_neg = (v * gn).sum(-1) / (gn * gn).sum(-1)
-        t_neg_clean = (x * gn).sum(-1) / (gn * gn).sum(-1)
-        loss_pos = -((v * gp).sum(-1) ** 2) / (gp * gp).sum(-1)
-        loss_neg = -((v * gn).sum(-1) ** 2) / (gn * gn).sum(-1)
-    # starts on the -x0 side: -t x0 + small perturbation, t in (0.2, 1.5)
-    t = 0.2 + 1.3 * rand(nets, starts, 1, generator=g, dtype=G.dtype, device=G.device)
-    z_start = -t * x0 + 0.2 * randn(nets, starts, 2, generator=g, dtype=G.dtype, device=G.device)
-    finals = {}
-    for name, ne in (("gd_plain", 0), ("gd_negate", negate_every)):
-        res = minimize(fun, z_start, steps=steps, lr=lr, method="gd", negate_every=ne)
-        finals[name] = _np(res.x)
-    return {
-        "ticks": _np(ticks),
-        "grid_loss": _np(grid_loss),
-        "t_pos": _np(t_pos),
-        "t_neg": _np(t_neg),
-        "t_neg_clean": _np(t_neg_clean),
-        "loss_pos": _np(loss_pos),
-        "loss_neg": _np(loss_neg),
-        "z_start": _np(z_start),
-        **finals,
-        "x0": _np(x0),
-    }
-
-
-def embedding_experiment(
-    *,
-    k: int,
-    width: int,
-    n: int,
-    m_values: Sequence[int],
-    pairs: int,
-    trials: int,
-    gain: float = 2.0,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float32,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""Binary stable embedding of the normalised range :math:`\{G(z)/\|G(z)\|\}` (Liu, Gomes, Tiwari & Scarlett 2020).
-
-    For ``trials`` networks, ``pairs`` pairs :math:`(z, z')` with latent angles
-    spread over :math:`[0, \pi]`; returns ``d_S`` ``(trials, pairs)`` and ``d_H``
-    ``(M, trials, pairs)`` (normalised Hamming distances for nested ``m``), and
-    ``dev = |d_H - d_S|``. The BεSE constant is the supremum of ``dev`` over the
-    whole range; the maximum over sampled pairs is a lower estimate of it.
-    """
-    trials = check_positive_int(trials, "trials")
-    pairs = check_positive_int(pairs, "pairs")
-    ms = check_int_list(m_values, "m_values", increasing=True)
-    g = make_generator(seed)
-    G = _relu(k, width, n, trials, gain, g, dtype, device)
-    z = randn(trials, pairs, k, generator=g, dtype=G.dtype, device=G.device)
-    w = randn(trials, pairs, k, generator=g, dtype=G.dtype, device=G.device)
-    w = w - (w * z).sum(-1, keepdim=True) / (z * z).sum(-1, keepdim=True) * z
-    phi = math.pi * rand(trials, pairs, 1, generator=g, dtype=G.dtype, device=G.device)
-    zp = torch.cos(phi) * z / z.norm(dim=-1, keepdim=True) + torch.sin(phi) * w / w.norm(dim=-1, keepdim=True)
-    with torch.no_grad():
-        X, Xp = G(z), G(zp)
-    keep = (X.norm(dim=-1) > 0) & (Xp.norm(dim=-1) > 0)
-    if not bool(keep.all()):
-        raise RuntimeError("a sampled latent mapped to G(z) = 0; use another seed")
-    X = X / X.norm(dim=-1, keepdim=True)
-    Xp = Xp / Xp.norm(dim=-1, keepdim=True)
-    dS = angular_distance(X, Xp)
-    dH = sign_distances(X, Xp, ms, seed=g)
-    return {"m": np.asarray(ms), "d_S": _np(dS), "d_H": _np(dH), "dev": _np((dH - dS.to(dH.dtype)).abs())}
 
 
 def zscore_check(measured, predicted, se, *, alpha: float = 0.001) -> tuple[float, float, bool]:

@@ -218,13 +218,18 @@ class Recorder:
         self.values: dict[str, Any] = {}
         self.verdicts: list[dict] = []
         self.figures: list[str] = []
+        self.captions: dict[str, str] = {}
         self.timings: dict[str, float] = {}
         self.claims = list(claims)
         self._t0 = time.perf_counter()
         self._started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
-    def save_figure(self, fig, name: str, *, dpi: int = 150) -> list[Path]:
-        """Save ``fig`` as ``<name>.pdf`` and ``<name>.png`` atomically; returns the paths."""
+    def save_figure(self, fig, name: str, *, dpi: int = 150, caption: Optional[str] = None) -> list[Path]:
+        """Save ``fig`` as ``<name>.pdf`` and ``<name>.png`` atomically; returns the paths.
+
+        ``caption`` is the one line the gallery (``figures/README.md``) and the
+        book show under the figure; without one, the figure's titles are used.
+        """
         import io
 
         if not name or "/" in name or name.startswith("."):
@@ -239,6 +244,7 @@ class Recorder:
             rel = path.name
             if rel not in self.figures:
                 self.figures.append(rel)
+        self.captions[name] = " ".join(str(caption).split()) if caption else figure_titles(fig)
         return paths
 
     def value(self, name: str, value: Any) -> Any:
@@ -325,6 +331,7 @@ class Recorder:
             "values": self.values,
             "verdicts": verdicts,
             "figures": self.figures,
+            "captions": self.captions,
             "checksums": self.checksums(),
             "timings": self.timings,
             "versions": versions(),
@@ -369,6 +376,13 @@ def verdict_table(verdicts: list[dict]) -> str:
                          + (f" in {format_value(v['interval'])} ({v.get('method')})" if v.get("interval") else "")
                          + (f"; rule: {v['rule']}" if v.get("rule") else ""))
     return "\n".join(lines) if lines else "no verdicts recorded"
+
+
+def figure_titles(fig) -> str:
+    """A one-line caption from a Matplotlib figure: its suptitle, else its panels' titles joined by "; "."""
+    sup = getattr(fig, "_suptitle", None)
+    parts = [sup.get_text()] if sup is not None and sup.get_text().strip() else [ax.get_title() for ax in fig.axes]
+    return "; ".join(" ".join(p.split()) for p in parts if p and p.strip())
 
 
 def format_value(value: Any, digits: int = 4) -> str:

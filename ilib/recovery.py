@@ -44,6 +44,66 @@ class CSGMResult:
     flips: torch.Tensor
 
 
+LOSSES = ("squared", "huber", "l1")
+
+
+def _huber_delta(delta, y: torch.Tensor) -> torch.Tensor:
+    """``delta`` as a positive flat tensor of length 1 or ``B = y.shape[0]`` (a scalar, or one threshold per problem)."""
+    d = torch.as_tensor(delta, dtype=y.dtype, device=y.device)
+    if d.dim() > 1 or (d.dim() == 1 and d.shape[0] not in (1, y.shape[0])):
+        raise ValueError(f"delta must be a scalar or have shape ({y.shape[0]},), got shape {tuple(d.shape)}")
+    if not bool(torch.isfinite(d).all()) or not bool((d > 0).all()):
+        raise ValueError(f"delta (the Huber threshold) must be finite and positive, got {d.flatten()[:4].tolist()}")
+    return d.reshape(-1)
+
+
+def residual_loss(r: torch.Tensor, loss: str = "squared", delta=None) -> torch.Tensor:
+    r"""Sum over the last dimension of a loss of the residuals ``r``.
+
+    .. math::
+
+        \text{squared: } \sum_i r_i^2, \qquad
+        \text{huber: } \sum_i \begin{cases} r_i^2 & |r_i| \le \delta \\ 2\delta|r_i| - \delta^2 & |r_i| > \delta \end{cases},
+        \qquad \text{l1: } \sum_i |r_i| .
+
+    The Huber loss (Huber 1964, here scaled by 2 so that it equals the squared
+    loss for small residuals) grows linearly beyond :math:`\delta`, so a single
+    gross residual has bounded influence on the gradient; ``delta`` is a
+    scalar or one threshold per problem (shape ``(B,)`` for ``r`` of shape ``(B, ...)``).
+    """
+    check_choice(loss, "loss", LOSSES)
+    if loss == "squared":
+        return (r * r).sum(-1)
+    if loss == "l1":
+        return r.abs().sum(-1)
+    if delta is None:
+        raise ValueError('delta (the Huber threshold) is required with loss="huber"')
+    d = _huber_delta(delta, r).reshape(-1, *([1] * (r.dim() - 1)))
+    a = r.abs()
+    return torch.where(a <= d, r * r, 2 * d * a - d * d).sum(-1)
+
+
+def residual_loss_grad(r: torch.Tensor, loss: str = "squared", delta=None) -> torch.Tensor:
+    r"""The derivative :math:`\psi(r) = \partial \ell / \partial r` of :func:`residual_loss`, entry by entry.
+
+    .. math::
+
+        \text{squared: } 2r, \qquad
+        \text{huber: } \begin{cases} 2r & |r| \le \delta \\ 2\delta\,\mathrm{sign}(r) & |r| > \delta \end{cases},
+        \qquad \text{l1: } \mathrm{sign}(r)
+
+    (the subgradient 0 at :math:`r = 0` for l1, as autograd takes it), computed in the order autograd
+    computes it, so the closed-form CSGM gradient :math:`\Lambda_z^\top A^\top \psi(AG(z) - y)` repeats
+    autograd's numbers.
+    """
+    if loss == "squared":
+        return r + r
+    if loss == "l1":
+        return torch.sign(r)
+    d = _huber_delta(delta, r).reshape(-1, *([1] * (r.dim() - 1)))
+    return torch.where(r.abs() <= d, r + r, (2 * d) * torch.sign(r))
+
+
 GRADS = ("auto", "closed", "autograd")
 
 
@@ -86,21 +146,24 @@ class _ClosedFormLoss(torch.autograd.Function):
 
 
 def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_penalty: float = 0.0, *,
-                   grad: str = "auto"):
-    r"""The per-restart objective :math:`f(z) = \|y - A G(z)\|^2 + \lambda\|z\|^2` for latents ``(B, R, k)``.
+                   loss: str = "squared", delta=None, grad: str = "auto"):
+    r"""The per-restart objective :math:`f(z) = \ell(A G(z) - y) + \lambda\|z\|^2` for latents ``(B, R, k)``.
 
-    Its gradient, for a bias-free ReLU generator (or a linear one), is
+    ``loss`` is ``"squared"`` (:math:`\ell(r) = \|r\|^2`, Bora et al. 2017), or a robust
+    ``"huber"`` (threshold ``delta``) or ``"l1"`` loss (:func:`residual_loss`). The gradient,
+    for a bias-free ReLU generator (or a linear one), is
 
     .. math::
 
-        \nabla f(z) = 2\Lambda_z^\top A^\top (A G(z) - y) + 2\lambda z,
+        \nabla f(z) = \Lambda_z^\top A^\top \psi(A G(z) - y) + 2\lambda z,
+        \qquad \psi = \ell' \ (\psi(r) = 2r \text{ for the squared loss}),
 
     with :math:`\Lambda_z` the local linear map (:math:`G(z) = \Lambda_z z`, Hand & Voroninski
     2018) of the CSGM objective of Bora, Jalal, Price & Dimakis (2017).
 
     Parameters
     ----------
-    y, operator, generator, latent_penalty :
+    y, operator, generator, latent_penalty, loss, delta :
         As in :func:`csgm`.
     grad : {"auto", "closed", "autograd"}
         How ``torch.autograd.grad`` of the returned function's value is computed. ``"closed"``:
@@ -117,6 +180,11 @@ def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_
         ``fun(z)`` with per-row losses of shape ``(B, R)``.
     """
     check_nonneg(latent_penalty, "latent_penalty")
+    check_choice(loss, "loss", LOSSES)
+    if loss == "huber":
+        if delta is None:
+            raise ValueError('delta (the Huber threshold) is required with loss="huber"')
+        _huber_delta(delta, y)
     check_choice(grad, "grad", GRADS)
     closed = closed_form_applies(y, operator, generator)
     if grad == "closed" and not closed:
@@ -128,10 +196,10 @@ def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_
 
     def fun(z: torch.Tensor) -> torch.Tensor:
         r = operator(generator(z)) - yy
-        loss = (r * r).sum(-1)
+        out = residual_loss(r, loss, delta)
         if latent_penalty:
-            loss = loss + latent_penalty * (z * z).sum(-1)
-        return loss
+            out = out + latent_penalty * (z * z).sum(-1)
+        return out
 
     if grad == "autograd" or not closed:
         return fun
@@ -140,12 +208,12 @@ def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_
         with torch.no_grad():
             x, pullback = generator.forward_and_pullback(z)
             r = operator(x) - yy
-            loss = (r * r).sum(-1)
-            g = pullback(operator.adjoint(r + r))
+            out = residual_loss(r, loss, delta)
+            g = pullback(operator.adjoint(residual_loss_grad(r, loss, delta)))
             if latent_penalty:
-                loss = loss + latent_penalty * (z * z).sum(-1)
+                out = out + latent_penalty * (z * z).sum(-1)
                 g = g + (2 * latent_penalty) * z
-        return loss, g
+        return out, g
 
     def closed_fun(z: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and z.requires_grad:
@@ -171,6 +239,8 @@ def csgm(
     init_std: float = 1.0,
     z0: Optional[torch.Tensor] = None,
     polish: int = 0,
+    loss: str = "squared",
+    delta=None,
     seed: SeedLike = 0,
     grad: str = "auto",
 ) -> CSGMResult:
@@ -204,8 +274,9 @@ def csgm(
         Seeds the random starts.
     grad : {"auto", "closed", "autograd"}
         How the gradient is computed (:func:`csgm_objective`): by default in closed form,
-        :math:`2\Lambda_z^\top A^\top(AG(z) - y) + 2\lambda z`, for bias-free ReLU and linear
-        generators, by autograd otherwise.
+        :math:`\Lambda_z^\top A^\top\psi(AG(z) - y) + 2\lambda z` (:math:`\psi = \ell'`, so
+        :math:`2\Lambda_z^\top A^\top(AG(z) - y)` for the squared loss), for bias-free ReLU and
+        linear generators, by autograd otherwise.
     """
     if y.dim() != 2:
         raise ValueError(f"y must have shape (B, m), got {tuple(y.shape)}")
@@ -216,13 +287,16 @@ def csgm(
             f"operator acts on R^{operator.in_dim} but the generator outputs R^{generator.output_dim}"
         )
     check_positive_int(restarts, "restarts")
+    check_choice(loss, "loss", LOSSES)
+    if polish and loss != "squared":
+        raise ValueError(f"polish (local least squares) needs loss='squared', got loss={loss!r}")
     B, k = y.shape[0], generator.latent_dim
     if z0 is None:
         g = make_generator(seed)
         z0 = init_std * randn(B, int(restarts), k, generator=g, dtype=y.dtype, device=y.device)
     elif z0.dim() != 3 or z0.shape[0] != B or z0.shape[2] != k:
         raise ValueError(f"z0 must have shape ({B}, R, {k}), got {tuple(z0.shape)}")
-    fun = csgm_objective(y, operator, generator, latent_penalty, grad=grad)
+    fun = csgm_objective(y, operator, generator, latent_penalty, loss=loss, delta=delta, grad=grad)
     res = minimize(
         fun,
         z0,

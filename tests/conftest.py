@@ -1,4 +1,7 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 # Tests run single-threaded per process so that parallel workers do not oversubscribe the CPU.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -6,3 +9,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("ILIB_NUM_THREADS", "1")))
+
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """Every notebook in the smoke profile, run once per session exactly as a user would (``run_all.py``)."""
+    tmp = tmp_path_factory.mktemp("smoke")
+    cmd = [sys.executable, str(ROOT / "run_all.py"), "--no-install", "--profile", "smoke", "-j", "2", "--force",
+           "--no-progress", "--figures", str(tmp / "figures"), "--build", str(tmp / "build")]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return tmp, proc

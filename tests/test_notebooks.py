@@ -75,15 +75,6 @@ def test_a_harness_notebook_names_each_parameter_once_and_keeps_cells_short(path
             assert "rec.verdict(" not in c.source and "Claim(" not in c.source, "claims are declared in ilib"
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("smoke")
-    cmd = [sys.executable, str(ROOT / "run_all.py"), "--no-install", "--profile", "smoke", "-j", "2", "--force",
-           "--no-progress", "--figures", str(tmp / "figures"), "--build", str(tmp / "build")]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500, env={**os.environ, "PYTHONHASHSEED": "0"})
-    return tmp, proc
-
-
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_runs_in_the_smoke_profile(smoke_run, path):

@@ -13,7 +13,6 @@ from scipy import stats
 
 from ilib import GaussianOperator, LinearGenerator, ReLUGenerator, make_generator, randn
 from ilib import onebit as ob
-from ilib.angles import rho
 
 F64 = torch.float64
 
@@ -66,23 +65,6 @@ def test_quantize_gives_labels(seed, lam, dither, scale):
 
 
 # --------------------------------------------------------------------------- exact formulas
-@pytest.mark.parametrize(
-    "noise,scale,df,flip",
-    [("none", 0.0, 3, 0.0), ("gaussian", 0.5, 3, 0.0), ("laplace", 0.4, 3, 0.0), ("student", 0.3, 3, 0.1),
-     ("student", 0.3, 1, 0.0)],
-)
-def test_linear_mse_formula_matches_simulation(noise, scale, df, flip):
-    # E||U^T v - x0||^2 = (1 - c)^2 r^2 + (k lam^2 - c^2 r^2)/m, c = (1 - 2q) P(|<a, Ux0> + xi| <= lam)
-    lam, k, r, T = 1.2, 3, 1.0, 3000  # small lam: the clipping bias is visible
-    out = ob.linear_experiment(
-        n=12, k=k, m_values=[8, 40], lam=lam, trials=T, r=r, noise=noise, noise_scale=scale, df=df, flip_prob=flip,
-        seed=5, dtype=F64, device="cpu",
-    )
-    z = np.abs(out["mse"] - out["predicted"]) / out["mse_se"]
-    assert np.all(z < 4.0), (out["mse"], out["predicted"], out["mse_se"])
-    assert out["predicted"][1] > (1 - (1 - 2 * flip) * out["p"]) ** 2 * r**2  # bias plus a positive variance
-
-
 @pytest.mark.parametrize("noise,df", [("laplace", 3), ("student", 1), ("student", 4)])
 def test_erm_target_mean_is_shrunk_signal(noise, df):
     # Stein: E[lam y a] = P(|<a,x> + xi| <= lam) x for dithered labels, through the explicit path
@@ -191,45 +173,6 @@ def test_erm_gradient_matches_local_linear_map():
     assert torch.allclose(grad, want, atol=1e-12)
 
 
-def test_recovery_error_falls_as_m_grows():
-    out = ob.relu_rate_experiment(
-        k_values=[3], m_values=[100, 400, 1600, 6400], width=60, n=150, lam=2.5, trials=6, restarts=3, steps=120,
-        lr=0.2, noise="gaussian", noise_scale=0.1, seed=0, device="cpu",
-    )
-    rms = np.sqrt((out["err"][0] ** 2).mean(-1))
-    assert np.all(np.diff(rms) < 0), rms
-    slope, _ = ob.fit_loglog_slope(out["m"], rms)
-    assert -0.75 < slope < -0.3
-
-
-def test_linear_error_falls_as_m_grows_at_the_predicted_rate():
-    out = ob.linear_experiment(n=40, k=4, m_values=[50, 200, 800, 3200], lam=3.0, trials=60, seed=1, device="cpu")
-    rms = np.sqrt(out["mse"])
-    assert np.all(np.diff(rms) < 0)
-    assert ob.fit_loglog_slope(out["m"], rms)[0] == pytest.approx(-0.5, abs=0.08)
-
-
-def test_negation_check_escapes_the_negative_basin():
-    # GD with the negation check ends on the x0 side from every start on the -x0 side
-    out = ob.landscape_experiment(
-        width=120, n=300, m=1500, lam=3.0, nets=4, grid=5, starts=12, steps=150, lr=0.2, negate_every=10,
-        seed=2, device="cpu",
-    )
-    assert np.all(out["gd_negate"][..., 0] > 0)
-    assert np.all(np.linalg.norm(out["gd_negate"] - out["x0"], axis=-1) < 0.6)
-    # the global minimum along the two rays is on the x0 side (Qiu et al. Thm 2.3)
-    assert np.all(out["loss_pos"] < out["loss_neg"])
-
-
-def test_negative_ray_minimiser_is_rho_d():
-    # min_t ||G(-t x0) - G(x0)||^2 sits near t = rho_d for wide random networks (Hand & Voroninski 2018)
-    out = ob.landscape_experiment(
-        width=500, n=1500, m=10, lam=3.0, nets=16, grid=2, starts=1, steps=1, seed=7, device="cpu"
-    )
-    t = out["t_neg_clean"]
-    assert abs(t.mean() - rho(2)) < 4 * t.std(ddof=1) / math.sqrt(t.size) + 0.01
-
-
 # --------------------------------------------------------------------------- binary embedding
 def test_hamming_distance_estimates_angle():
     # P(sign<a,x> != sign<a,x'>) = angle/pi for Gaussian a
@@ -242,14 +185,6 @@ def test_hamming_distance_estimates_angle():
     se = torch.sqrt(dS * (1 - dS) / m).clamp_min(1e-12)
     assert torch.all((dH[1] - dS).abs() < 4.5 * se)
     assert dH.shape == (2, 2, 30)
-
-
-def test_embedding_spread_shrinks_with_m():
-    out = ob.embedding_experiment(k=3, width=50, n=120, m_values=[50, 500, 5000], pairs=100, trials=3, seed=0,
-                                  device="cpu")
-    sup = out["dev"].max(-1).mean(-1)
-    assert np.all(np.diff(sup) < 0)
-    assert sup[-1] < 0.05
 
 
 # --------------------------------------------------------------------------- operators and shapes
@@ -272,6 +207,101 @@ def test_streamed_targets_shapes_and_nesting():
     # without dither and noise, lam y a is exactly lam sign(<a, x>) a: scaling lam scales v
     w = ob.streamed_targets(x, [5, 11], lam=torch.tensor([1.0, 2.0, 3.0]), dither=False, seed=0, chunk=4)
     assert torch.allclose(w[..., 1, :], 2 * w[..., 0, :]) and torch.allclose(w[..., 2, :], 3 * w[..., 0, :])
+
+
+# --------------------------------------------------------------------------- Laplace rows
+def test_laplace_rows_are_isotropic_with_unit_variance_and_laplace_kurtosis():
+    A = ob.measurement_rows(4000, 6, kind="laplace", batch=5, seed=0, dtype=F64, device="cpu")
+    N = 5 * 4000
+    gram = torch.einsum("bmi,bmj->ij", A, A) / N
+    # sd of a diagonal entry sqrt((E a^4 - 1)/N) = sqrt(5/N), of an off-diagonal one sqrt(1/N)
+    tol = torch.where(torch.eye(6, dtype=torch.bool), 4.5 * math.sqrt(5 / N), 4.5 * math.sqrt(1 / N))
+    assert ((gram - torch.eye(6, dtype=F64)).abs() < tol).all()
+    a = A.flatten()
+    kurt = float((a**4).mean() / (a**2).mean() ** 2)
+    assert kurt == pytest.approx(6.0, rel=0.08)  # Laplace: excess kurtosis 3
+    g = ob.measurement_rows(4000, 6, batch=5, seed=0, dtype=F64, device="cpu")
+    assert torch.equal(g, ob.gaussian_rows(4000, 6, batch=5, seed=0, dtype=F64, device="cpu").A)
+
+
+def test_laplace_row_targets_are_unbiased_when_clipping_is_rare():
+    """E[lam y a] = E[a clip(<a, x>)] = x + O(clipping) for any isotropic rows: here lam = 6 ||x||."""
+    x = torch.tensor([[0.6, -0.8, 0.0]], dtype=F64).expand(400, 3).contiguous()
+    v = ob.streamed_targets(x, [400], lam=6.0, rows="laplace", seed=1)[0]  # (400, 3)
+    mean, se = v.mean(0), v.std(0) / math.sqrt(400)
+    assert torch.all((mean - x[0]).abs() < 4.5 * se)
+
+
+# --------------------------------------------------------------------------- the optimal dither level
+@pytest.mark.parametrize("m,k,noise,scale", [(2000, 5, "gaussian", 0.1), (500, 10, "none", 0.0), (10_000, 2, "gaussian", 1.0)])
+def test_optimal_lambda_is_the_grid_minimum_of_the_exact_error(m, k, noise, scale):
+    lam = ob.optimal_lambda(m, k=k, noise=noise, noise_scale=scale)
+    grid = np.geomspace(lam / 3, lam * 3, 2001)
+    mse = np.array([float(ob.linear_mse(m, k=k, lam=float(v), noise=noise, noise_scale=scale)) for v in grid])
+    assert grid[np.argmin(mse)] == pytest.approx(lam, rel=2e-3)
+    # the optimum balances bias and variance: it grows with m (less variance to pay for a wider dither)
+    assert ob.optimal_lambda(4 * m, k=k, noise=noise, noise_scale=scale) > lam
+
+
+def test_optimal_lambda_refuses_bad_bounds():
+    with pytest.raises(ValueError, match="bounds"):
+        ob.optimal_lambda(100, k=2, bounds=(2.0, 1.0))
+    with pytest.raises(ValueError, match="bounds"):
+        ob.optimal_lambda(100, k=2, bounds=(-1.0, 1.0))
+
+
+# --------------------------------------------------------------------------- binary iterative hard thresholding
+def _biht_problem(k=3, n=40, m=400, B=4, seed=0, relu=True):
+    g = make_generator(seed)
+    if relu:
+        G = ReLUGenerator.random([k, 30, n], batch=B, seed=g, gain=2.0, dtype=F64, device="cpu")
+    else:
+        G = LinearGenerator.random(n, k, batch=B, seed=g, dtype=F64, device="cpu")
+    z = randn(B, k, generator=g, dtype=F64, device="cpu")
+    x = G(z.unsqueeze(1)).squeeze(1)
+    z, x = z / x.norm(dim=-1, keepdim=True), x / x.norm(dim=-1, keepdim=True)
+    rows = ob.measurement_rows(m, n, batch=B, seed=g, dtype=F64, device="cpu")
+    y = ob.quantize(torch.bmm(rows, x.unsqueeze(-1)).squeeze(-1), lam=1.0, dither=False)
+    return G, z, x, rows, y
+
+
+def test_the_signal_is_a_fixed_point_of_biht():
+    """y = sign(A x): at x the correction A^T (y - sign(Ax)) vanishes and x is its own projection."""
+    G, z, x, rows, y = _biht_problem()
+    res = ob.biht_recover(y, rows, G, z.unsqueeze(1), steps=3, project_steps=5)
+    assert torch.allclose(res.x.squeeze(1), x, atol=1e-12)
+    assert int(res.mismatches.sum()) == 0
+
+
+def test_biht_reaches_consistent_points_whose_error_shrinks_like_one_over_m():
+    """A consistent point lies in the cell of the hyperplane arrangement that holds x; for k = 2 (a circle of
+    directions cut at 2m uniform points) that cell has mean length 2 pi/m, so the mean error at m = 600 is about a
+    quarter of that at m = 150, and far below the start's."""
+    B = 40
+    G, z, x, rows, y = _biht_problem(relu=False, k=2, m=600, B=B, seed=3)
+    z0 = z.unsqueeze(1).repeat(1, 2, 1) + 0.3 * randn(B, 2, 2, generator=make_generator(9), dtype=F64, device="cpu")
+    res = ob.biht_recover(y, rows, G, z0, m_values=[150, 600], steps=40, project_steps=20)
+    start = (G(z0) / G(z0).norm(dim=-1, keepdim=True) - x.unsqueeze(1)).norm(dim=-1)
+    err = (res.x - x.unsqueeze(1)).norm(dim=-1)
+    assert (res.mismatches == 0).float().mean() >= 0.9
+    assert err.mean() < 0.2 * start.mean()
+    assert err[:, 1].mean() < 0.5 * err[:, 0].mean()
+    assert err[:, 1].mean() < 2 * math.pi / 600
+    torch.testing.assert_close(res.x.norm(dim=-1), torch.ones(B, 2, dtype=F64))
+
+
+def test_biht_refuses_bad_shapes_naming_the_argument():
+    G, z, x, rows, y = _biht_problem()
+    with pytest.raises(ValueError, match="rows"):
+        ob.biht_recover(y, rows[:, :10], G, z.unsqueeze(1))
+    with pytest.raises(ValueError, match="z0"):
+        ob.biht_recover(y, rows, G, z)
+    with pytest.raises(ValueError, match="m_values"):
+        ob.biht_recover(y, rows, G, z.unsqueeze(1).repeat(1, 2, 1), m_values=[100, 10_000])
+    with pytest.raises(ValueError, match="y"):
+        ob.biht_recover(0.5 * y, rows, G, z.unsqueeze(1))
+    with pytest.raises(ValueError, match="step"):
+        ob.biht_recover(y, rows, G, z.unsqueeze(1), step=0.0)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -313,6 +343,10 @@ def test_other_bad_inputs_name_the_parameter():
     x = torch.ones(1, 3)
     with pytest.raises(ValueError, match="noise"):
         ob.streamed_targets(x, [4], lam=1.0, noise="cauchy")
+    with pytest.raises(ValueError, match="rows"):
+        ob.streamed_targets(x, [4], lam=1.0, rows="student")
+    with pytest.raises(ValueError, match="kind"):
+        ob.measurement_rows(4, 3, kind="cauchy")
     with pytest.raises(ValueError, match="flip_prob"):
         ob.streamed_targets(x, [4], lam=1.0, flip_prob=1.5)
     with pytest.raises(ValueError, match="noise_scale"):

@@ -175,3 +175,80 @@ def test_unknown_grad_is_refused():
     G, A, y, z = _objective_problem(False, False)
     with pytest.raises(ValueError, match="grad"):
         ilib.csgm(y, A, G, grad="numeric")
+
+
+@pytest.mark.parametrize("loss, delta", [("huber", 0.3), ("huber", [0.2, 0.5, 1.0]), ("l1", None)])
+@pytest.mark.parametrize("lam", [0.0, 0.2])
+def test_closed_form_gradient_of_the_robust_losses_equals_autograd(loss, delta, lam):
+    """∇f(z) = Λ_zᵀAᵀψ(AG(z) − y) + 2λz with ψ the Huber (2r inside, 2δ sign r outside) or l1 (sign r) derivative."""
+    G, A, y, z = _objective_problem(False, False, seed=10)
+    z = z.requires_grad_(True)
+    grads = [torch.autograd.grad(ilib.csgm_objective(y, A, G, lam, loss=loss, delta=delta, grad=m)(z).sum(), z)[0]
+             for m in ("closed", "autograd")]
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-13)
+    runs = [ilib.csgm(y, A, G, z0=z.detach(), steps=40, lr=0.05, loss=loss, delta=delta, latent_penalty=lam, grad=m)
+            for m in ("closed", "autograd")]
+    torch.testing.assert_close(runs[0].restart_z, runs[1].restart_z, rtol=1e-11, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- robust losses
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ilib.recovery import residual_loss  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), delta=st.floats(0.05, 5.0))
+def test_huber_loss_is_squared_inside_linear_outside_and_its_gradient_is_clipped(seed, delta):
+    """rho(r) = r^2 for |r| <= delta, 2 delta |r| - delta^2 beyond: continuous, with derivative 2 clip(r, +-delta)."""
+    r = 3 * ilib.randn(2, 3, 11, generator=ilib.make_generator(seed), dtype="float64", device="cpu")
+    r.requires_grad_(True)
+    val = residual_loss(r, "huber", delta)
+    (grad,) = torch.autograd.grad(val.sum(), r)
+    with torch.no_grad():
+        a = r.abs()
+        want = torch.where(a <= delta, r * r, 2 * delta * a - delta**2).sum(-1)
+        torch.testing.assert_close(val, want, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(grad, 2 * r.clamp(-delta, delta), rtol=1e-12, atol=1e-12)
+        # below the squared loss, equal to it when every residual is inside
+        assert (val <= residual_loss(r, "squared") + 1e-12).all()
+        torch.testing.assert_close(residual_loss(r, "huber", float(a.max()) + 1), residual_loss(r, "squared"))
+
+
+def test_huber_threshold_per_problem_and_l1():
+    r = torch.tensor([[[3.0, -0.5]], [[3.0, -0.5]]], dtype=torch.float64)  # (B=2, R=1, m=2)
+    val = residual_loss(r, "huber", torch.tensor([1.0, 4.0], dtype=torch.float64))
+    torch.testing.assert_close(val, torch.tensor([[2 * 3 - 1 + 0.25], [9 + 0.25]], dtype=torch.float64))
+    torch.testing.assert_close(residual_loss(r, "l1"), torch.full((2, 1), 3.5, dtype=torch.float64))
+
+
+def test_huber_csgm_is_exact_without_noise_and_resists_a_gross_outlier():
+    """Noiseless: the Huber fit is exact. With one measurement corrupted by 1e3, least squares is pulled
+    away and Huber is not (its gradient caps the outlier's pull at 2 delta)."""
+    G, A, z, x = _problem(B=6, seed=5)
+    y = A(x)
+    kw = dict(restarts=4, steps=800, lr=0.05, negate_every=50, seed=1)
+    clean = ilib.csgm(y, A, G, loss="huber", delta=0.05, **kw)
+    assert ilib.relative_error(clean.x, x).max() < 1e-3
+    bad = y.clone()
+    bad[:, 0] += 1e3 * y.norm(dim=-1)
+    ls = ilib.csgm(bad, A, G, **kw)
+    hub = ilib.csgm(bad, A, G, loss="huber", delta=0.05, **kw)
+    assert (ilib.relative_error(hub.x, x) < 0.2).all()
+    assert (ilib.relative_error(ls.x, x) > 1.0).all()
+
+
+def test_bad_loss_arguments_are_refused_naming_the_parameter():
+    G, A, z, x = _problem(B=2)
+    y = A(x)
+    with pytest.raises(ValueError, match="loss"):
+        ilib.csgm(y, A, G, loss="cauchy")
+    with pytest.raises(ValueError, match="delta"):
+        ilib.csgm(y, A, G, loss="huber")
+    with pytest.raises(ValueError, match="delta"):
+        ilib.csgm(y, A, G, loss="huber", delta=-1.0)
+    with pytest.raises(ValueError, match="delta"):
+        ilib.csgm_objective(y, A, G, loss="huber", delta=torch.ones(3))
+    with pytest.raises(ValueError, match="polish"):
+        ilib.csgm(y, A, G, loss="l1", polish=2)

@@ -168,3 +168,38 @@ def test_seeds_and_notebook_numbers_are_told_apart():
     assert a.seeds == [0, 1, 2] and a.notebooks == ["01", "03"]
     a = runner.parse_args(["01", "--seeds", "3", "--profile", "smoke"])
     assert a.seeds == [3] and a.notebooks == ["01"] and a.profile == "smoke"
+
+
+BURN = """
+import ilib
+P = ilib.resolve_parameters(profile, {"smoke": dict(m=2), "paper": dict(m=3)}, seed=seed, m=m)
+rec = ilib.Recorder(NAME, parameters=P, seed=seed, profile=profile)
+import time
+t0 = time.process_time()
+while time.process_time() - t0 < 1.5:
+    pass
+ballast = bytearray(200 * 2**20)  # 200 MB resident
+ballast[::4096] = b"x" * len(ballast[::4096])
+rec.value("m", P["m"])
+rec.write()
+"""
+
+
+def test_the_table_reports_each_notebooks_cpu_time_peak_memory_and_threads(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    nb = _notebook(src / "burn.ipynb", BURN)
+    timings = tmp_path / "t" / "timings.json"
+    assert _run(tmp_path, nb, "--timings", timings) == 0
+    out = capsys.readouterr().out
+    assert "cpu s" in out and "peak MB" in out
+    row = json.loads(timings.read_text())["notebooks"][0]
+    assert row["status"] == "ok" and row["threads"] == 1
+    assert row["cpu_s"] >= 1.5  # the kernel's CPU time is counted, not only the worker's
+    assert row["peak_mb"] >= 200
+    assert row["wall_s"] >= row["cpu_s"] * 0.5
+
+
+def test_timings_must_name_a_file(tmp_path):
+    with pytest.raises(SystemExit, match="--timings .* is a folder"):
+        _run(tmp_path, "01", "--timings", tmp_path)

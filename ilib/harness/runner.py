@@ -107,6 +107,9 @@ class Outcome:
     seed: int | None = None
     status: str = "pending"  # ok | cached | FAILED | TIMEOUT | INTERRUPTED
     wall: float = 0.0
+    cpu: float | None = None  # CPU seconds of the notebook's worker and kernel
+    peak_mb: float | None = None  # peak resident memory of the kernel (or worker), MB
+    threads: int | None = None
     figures: int = 0
     message: str = ""
     verdicts: list = field(default_factory=list)
@@ -152,7 +155,9 @@ def task_payload(t: Task, *, profile: str, threads: int, timeout: float, run_id:
 def finish_task(t: Task, result: dict, timeout: float) -> Outcome:
     """Write a task's returned files into a private staging folder and swap them in (only on success)."""
     stem = t.path.stem
-    outcome = Outcome(notebook=stem, seed=t.seed, wall=float(result.get("wall", 0.0)))
+    usage = result.get("usage") or {}
+    outcome = Outcome(notebook=stem, seed=t.seed, wall=float(result.get("wall", 0.0)), cpu=usage.get("cpu_s"),
+                      peak_mb=usage.get("peak_mb"), threads=result.get("threads"))
     executed = t.build / "executed" / f"{stem}.ipynb"
     if result.get("executed"):
         atomic_write_bytes(executed, result["executed"])
@@ -223,15 +228,38 @@ def _label(o: Outcome) -> str:
 
 
 def format_table(outcomes: list[Outcome]) -> str:
+    """Notebook, status, wall and CPU seconds, peak memory, threads, figures and verdicts; then the totals."""
     width = max([34] + [len(_label(o)) + 1 for o in outcomes])
-    lines = [f"{'notebook':{width}} {'status':8} {'wall s':>8} {'figures':>7} {'verdicts':>9}"]
+
+    def num(x, fmt):
+        return format(x, fmt) if x is not None else "-"
+
+    head = f"{'notebook':{width}} {'status':8} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'thr':>3} {'figures':>7} {'verdicts':>9}"
+    lines = [head]
     for o in outcomes:
         agree = sum(v["agrees"] for v in o.verdicts)
         ver = f"{agree}/{len(o.verdicts)}" if o.verdicts else "-"
-        lines.append(f"{_label(o):{width}} {o.status:8} {o.wall:8.1f} {o.figures:7d} {ver:>9}")
+        lines.append(f"{_label(o):{width}} {o.status:8} {o.wall:8.1f} {num(o.cpu, '8.1f'):>8} {num(o.peak_mb, '8.0f'):>8} "
+                     f"{num(o.threads, '3d'):>3} {o.figures:7d} {ver:>9}")
         if o.message:
             lines.append(f"    {o.message}")
+    ran = [o for o in outcomes if o.status != "cached"]
+    if len(outcomes) > 1:
+        cpu = sum(o.cpu or 0.0 for o in ran)
+        peak = max((o.peak_mb for o in ran if o.peak_mb is not None), default=None)
+        lines.append(f"{'total (notebook time; cached excluded)':{width}} {'':8} {sum(o.wall for o in ran):8.1f} "
+                     f"{cpu:8.1f} {num(peak, '8.0f'):>8}")
     return "\n".join(lines)
+
+
+def timing_rows(outcomes: list[Outcome], *, profile: str, elapsed: float, jobs: int) -> dict:
+    """The timing table as JSON: per notebook wall/CPU/peak memory/threads, and the run's elapsed wall time."""
+    return {"profile": profile, "jobs": jobs, "elapsed_s": round(elapsed, 3), "cpu_count": os.cpu_count(),
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "notebooks": [{"notebook": o.notebook, "seed": o.seed, "status": o.status, "wall_s": round(o.wall, 3),
+                           "cpu_s": None if o.cpu is None else round(o.cpu, 3),
+                           "peak_mb": None if o.peak_mb is None else round(o.peak_mb, 1), "threads": o.threads}
+                          for o in outcomes]}
 
 
 def claim_rows(outcomes: list[Outcome]) -> list[dict]:
@@ -394,6 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on an existing Dask cluster (e.g. tcp://host:8786; default $ILIB_SCHEDULER, else a local "
                         "cluster of -j worker processes)")
+    p.add_argument("--timings", type=Path, default=None, metavar="FILE",
+                   help="also write the timing table (wall, CPU, peak memory, threads per notebook) as JSON to FILE")
+    p.add_argument("--book", action="store_true",
+                   help="build the static HTML book (build/book/<profile>/) from the last run of --profile, then stop")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -493,6 +525,12 @@ def main(argv: list[str] | None = None) -> int:
         if len(set(args.seeds)) != len(args.seeds):
             raise SystemExit(f"error: --seeds has repeated seeds: {args.seeds}")
 
+    if args.book:
+        from .book import build_book
+
+        index = build_book(args.profile, build=args.build, figures=args.figures, quiet=args.no_progress)
+        print(f"book of the last {args.profile} run: {_rel(index)}")
+        return 0
     declared = {nb: declared_parameters(nb) for nb in notebooks}
     if args.list:
         for nb, params in declared.items():
@@ -529,6 +567,13 @@ def main(argv: list[str] | None = None) -> int:
     check_memory([(t.path, t.seed, None, None, t.overrides) for t in tasks], args.profile, jobs)
     for t in tasks:
         OutputFolder(t.build).check_writable()
+    if args.timings is not None:
+        if args.timings.is_dir():
+            raise SystemExit(f"error: --timings {args.timings} is a folder; give a file name such as timings.json")
+        try:
+            args.timings.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemExit(f"error: --timings {args.timings}: its folder cannot be created ({exc.strerror})") from None
     locked = []
     try:
         for f in folders.values():
@@ -541,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
             f.unlock()
         raise SystemExit(f"error: {exc}") from None
 
+    started = time.perf_counter()
     environment = cachekey.environment_digest()
     outcomes: dict[int, Outcome] = {}
     todo = []
@@ -586,11 +632,18 @@ def main(argv: list[str] | None = None) -> int:
     if interrupted:
         print("INTERRUPTED: the summary covers what finished; no running notebook changed its figures")
     print(format_table(ordered))
+    if args.timings is not None:
+        atomic_write_text(args.timings, json.dumps(timing_rows(ordered, profile=args.profile, jobs=jobs,
+                                                               elapsed=time.perf_counter() - started), indent=1) + "\n")
     print()
     print(format_scoreboard(ordered))
     if any(o.verdicts for o in ordered):
         atomic_write_text(report_dir / "scoreboard.md", scoreboard_markdown(ordered))
         atomic_write_text(report_dir / "scoreboard.json", json.dumps(claim_rows(ordered), indent=1, default=str) + "\n")
+    if args.seeds is None and args.profile == "paper" and any(o.status in ("ok", "cached") for o in ordered):
+        from .book import write_gallery
+
+        write_gallery(tasks[0].out.root)
     where = tasks[0].out.root if args.seeds is None else report_dir
     print(f"\nfigures in {where}; executed notebooks in {tasks[0].build / 'executed' if args.seeds is None else report_dir}")
     if interrupted:

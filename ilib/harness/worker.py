@@ -28,6 +28,7 @@ from ..record import atomic_write_text
 
 PROGRESS = "progress.json"
 ERROR = "error.json"
+USAGE = "usage.json"
 
 
 def die_with_parent(parent: int) -> None:
@@ -202,6 +203,7 @@ def run_task(task: dict) -> dict:
         return {"rc": proc.returncode, "why": why, "wall": time.perf_counter() - t0,
                 "files": collect_files(staging), "executed": _read_bytes(tmp / "executed.ipynb"),
                 "error": _read_json(tmp / ERROR), "progress": _read_json(tmp / PROGRESS),
+                "usage": _read_json(tmp / USAGE), "threads": task["threads"],
                 "log": _read_bytes(tmp / "worker.log")[-4000:].decode(errors="replace"),
                 "host": _host()}
     finally:
@@ -270,12 +272,26 @@ def _report(task, progress) -> None:
         pass
 
 
+def resource_usage() -> dict:
+    """CPU seconds and peak resident memory (MB) of this process and the children it has waited for (the kernel)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20  # ru_maxrss: KiB on Linux, bytes on macOS
+    return {"cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+            "kernel_cpu_s": kids.ru_utime + kids.ru_stime,
+            "peak_mb": max(me.ru_maxrss, kids.ru_maxrss) * scale}
+
+
 def main(argv: list[str]) -> int:
     (job_path,) = argv
     job = json.loads(Path(job_path).read_text())
     die_with_parent(int(job["parent"]))
     signal.signal(signal.SIGTERM, lambda *_: os._exit(143))
-    return execute(job)
+    try:
+        return execute(job)
+    finally:
+        atomic_write_text(Path(job["workdir"]) / USAGE, json.dumps(resource_usage()))
 
 
 if __name__ == "__main__":
