@@ -107,14 +107,16 @@ def residual_loss_grad(r: torch.Tensor, loss: str = "squared", delta=None) -> to
 GRADS = ("auto", "closed", "autograd")
 
 
-def _tracks_gradients(*objs) -> bool:
-    """Whether any tensor held by ``objs`` (directly, or in a list/tuple attribute) requires gradients."""
-    for obj in objs:
-        items = [obj] if isinstance(obj, torch.Tensor) else list(vars(obj).values()) if hasattr(obj, "__dict__") else []
-        for v in items:
-            vs = v if isinstance(v, (list, tuple)) else [v]
-            if any(isinstance(t, torch.Tensor) and t.requires_grad for t in vs):
-                return True
+def _tracks_gradients(obj, depth: int = 3) -> bool:
+    """Whether a tensor held by ``obj`` (itself, in its attributes, lists, tuples or nested objects, ``depth`` deep) requires gradients."""
+    if isinstance(obj, torch.Tensor):
+        return obj.requires_grad
+    if depth == 0:
+        return False
+    if isinstance(obj, (list, tuple)):
+        return any(_tracks_gradients(v, depth - 1) for v in obj)
+    if hasattr(obj, "__dict__") and not isinstance(obj, type):
+        return any(_tracks_gradients(v, depth - 1) for v in vars(obj).values())
     return False
 
 
@@ -127,7 +129,7 @@ def closed_form_applies(y: torch.Tensor, operator, generator) -> bool:
     that requires gradients (the closed form differentiates in ``z`` only).
     """
     return (hasattr(generator, "forward_and_pullback") and isinstance(operator, LinearOperator)
-            and not _tracks_gradients(y, operator, generator))
+            and not any(_tracks_gradients(t) for t in (y, operator, generator)))
 
 
 class _ClosedFormLoss(torch.autograd.Function):
