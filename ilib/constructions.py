@@ -1,6 +1,7 @@
 r"""Lower-bound constructions: generators that contain sparsity, group-sparse generators, and Fano.
 
-Three families of explicit networks and the experiments that go with them.
+Three families of explicit networks, with the estimators that go with them (the sweeps live in
+:mod:`ilib.experiments.lower_bounds`, notebook ``05_lower_bounds``).
 
 * :class:`SparsityGenerator`, the network :math:`G_{sp}: \mathbb{R}^{2k} \to \mathbb{R}^n` of Kamath,
   Karmalkar & Price (2020, Thm 2.3 / Lemma 4.1), two hidden layers of widths :math:`4kn` and
@@ -32,6 +33,10 @@ Three families of explicit networks and the experiments that go with them.
 
       P_{err} \ge 1 - \frac{\tfrac m2 \log_2(1 + \mathrm{SNR}) + 1}{\log_2 |X|}.
 
+* :func:`gsp_global_minimiser`: the exact global CSGM minimiser over :math:`G_{sp}` by enumerating the
+  cells (sectors) of its latent space, and :func:`measured_lipschitz`, a group generator's Lipschitz
+  constant read off its linear pieces.
+
 The group-sparse networks here are built for this library from the descriptions in the papers
 (no code is public); their constants are ours, not the papers'.
 
@@ -46,6 +51,7 @@ M. Telgarsky, "Benefits of depth in neural networks", COLT 2016.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from typing import Sequence
@@ -53,13 +59,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import stats
 from ._checks import check_in_range, check_nonneg, check_positive, check_positive_int
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import ReLUGenerator
-from .linalg import lstsq
-from .recovery import csgm, relative_error
-from .sparse import basis_pursuit_admm, donoho_tanner_m, gaussian_problems
+from .operators import LinearOperator
 
 DEFAULT_MAX_BYTES = 2**31  # 2 GiB: the largest dense construction or activation buffer built without asking
 
@@ -358,58 +361,6 @@ def wide_range_sparse(
     v = torch.zeros(batch, n, dtype=torch.float64)
     v.scatter_(1, pos, mag * sign)
     return v.to(device=resolve_device(device), dtype=resolve_dtype(dtype))
-
-
-def range_membership(
-    n: int,
-    k: int,
-    *,
-    samples: int = 200,
-    latent_samples: int = 2000,
-    low: float = 0.1,
-    high: float = 10.0,
-    seed: SeedLike = 0,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""Encode random ``k``-sparse vectors, regenerate them, and count non-zeros of random outputs (float64).
-
-    Returns a dict with ``v`` and ``v_hat`` (``samples x n``), ``abs_error`` per sample
-    (:math:`\|G_{sp}(\mathrm{enc}(v)) - v\|_\infty`), ``rel_error`` (:math:`\ell_2`), ``max_abs_error``,
-    ``max_rel_error``, ``nnz`` of :math:`G_{sp}(z)` for ``latent_samples`` standard normal latents and its
-    maximum ``max_nnz``, and ``dense_agrees``: the largest difference between the block evaluation and
-    the explicit dense network on the same latents (``None`` if the dense form is too large).
-    """
-    g = make_generator(seed)
-    gen = SparsityGenerator(n, k, dtype=torch.float64, device=device)
-    v = wide_range_sparse(samples, n, k, low=low, high=high, seed=g, device=gen.device)
-    z = gen.encode(v)
-    v_hat = gen(z)
-    abs_err = (v_hat - v).abs().amax(-1)
-    rel_err = relative_error(v_hat, v)
-    zr = randn(latent_samples, 2 * k, generator=g, dtype=torch.float64, device=gen.device)
-    out = gen(zr)
-    nnz = (out != 0).sum(-1)
-    try:
-        dense = gen.dense(max_bytes=2**28)
-        few = min(200, latent_samples, samples)
-        diff = (dense(zr[:few].unsqueeze(0)).squeeze(0) - out[:few]).abs().max().item()
-        diff = max(diff, (dense(z[:few].unsqueeze(0)).squeeze(0) - v_hat[:few]).abs().max().item())
-    except TooLargeError:
-        diff = None
-    return {
-        "n": n,
-        "k": k,
-        "v": v,
-        "v_hat": v_hat,
-        "abs_error": abs_err,
-        "rel_error": rel_err,
-        "magnitude": v.abs().amax(-1),
-        "max_abs_error": abs_err.max().item(),
-        "max_rel_error": rel_err.max().item(),
-        "nnz": nnz,
-        "max_nnz": int(nnz.max()),
-        "dense_agrees": diff,
-    }
 
 
 def lipschitz_estimate(
@@ -744,6 +695,16 @@ def linear_pieces(gen: GroupGenerator, lo: float, hi: float, *, rtol: float = 1e
     """
     if not hi > lo:
         raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
+    pts = _breakpoints(gen, lo, hi)
+    out = gen.group(torch.as_tensor(pts, dtype=torch.float64, device=gen.device).to(gen.dtype)).cpu().double().numpy()
+    slopes = np.diff(out, axis=0) / np.diff(pts)[:, None]
+    scale = max(np.abs(slopes).max(), 1e-300)
+    change = np.abs(np.diff(slopes, axis=0)).max(axis=1) > rtol * scale
+    return int(1 + change.sum())
+
+
+def _breakpoints(gen: GroupGenerator, lo: float, hi: float) -> np.ndarray:
+    """``lo``, ``hi`` and every zero of a pre-activation of the group network in between, sorted."""
     pts = np.array([lo, hi], dtype=np.float64)
     layers = [(W.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()) for W, b in gen.layers]
     for depth in range(len(layers) - 1):
@@ -758,11 +719,7 @@ def linear_pieces(gen: GroupGenerator, lo: float, hi: float, *, rtol: float = 1e
         frac = a[ii, jj] / (a[ii, jj] - c[ii, jj])
         roots = pts[ii] + frac * (pts[ii + 1] - pts[ii])
         pts = np.unique(np.concatenate([pts, roots]))
-    out = gen.group(torch.as_tensor(pts, dtype=torch.float64, device=gen.device).to(gen.dtype)).cpu().double().numpy()
-    slopes = np.diff(out, axis=0) / np.diff(pts)[:, None]
-    scale = max(np.abs(slopes).max(), 1e-300)
-    change = np.abs(np.diff(slopes, axis=0)).max(axis=1) > rtol * scale
-    return int(1 + change.sum())
+    return pts
 
 
 # =========================================================================== Fano and ML decoding
@@ -881,247 +838,94 @@ def ml_decoding_error(
     }
 
 
-def crossing_m(m, error, level: float = 0.5) -> float:
-    """Shim for notebook 05 until it moves onto the new harness: :func:`ilib.stats.crossing` of a falling curve.
+# =========================================================================== the global CSGM minimiser over G_sp
+def gsp_global_minimiser(
+    operator: LinearOperator, y: torch.Tensor, k: int, *, chunk: int = 4096
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""The exact global minimiser of the CSGM loss :math:`\|y - A G_{sp}(z)\|` over :math:`z \in \mathbb{R}^{2k}`.
 
-    The ``m`` at which an error curve first falls to ``level`` (linear interpolation; NaN if never, ``m[0]``
-    if the first point is already at or below it).
-    """
-    return stats.crossing(m, error, level, direction="down")
+    The latent space of :math:`G_{sp}` splits into cells: each block :math:`z_j` lies in one of the
+    :math:`2n` sectors, and on a cell the network is linear, block :math:`j` giving
+    :math:`\pm c_j e_{i_j}` with :math:`c_j \ge 0` (sign and coordinate set by the sector). Minimising over
+    every cell (a non-negative least-squares problem per cell) gives the global minimum. Cells that drive
+    the same coordinates with the same signs have the same range, and every sign is available (a positive
+    and a negative sector per coordinate), so the minimum over the cells of a coordinate set :math:`T`,
+    :math:`|T| \le k`, is unconstrained least squares on the columns :math:`A_T`, whose solution's signs
+    pick the cell. Hence
 
+    .. math::
 
-def fano_experiment(
-    b_values: Sequence[int],
-    m_values: Sequence[int],
-    *,
-    n: int = 64,
-    noise_std: float = 1.0,
-    trials: int = 200,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float32,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""ML decoding error against ``m`` for random codebooks of :math:`2^b` unit-norm codewords in :math:`\mathbb{R}^n`.
+        \min_z \|y - A G_{sp}(z)\|^2 = \min_{|T| = k} \min_{x_T} \|y - A_T x_T\|^2,
 
-    Returns a dict with ``b``, ``m``, ``error`` (``len(b) x len(m)``), ``fano`` (same shape), ``m50``
-    (interpolated ``m`` at 50% error per ``b``), ``fano_m50`` (Fano's lower bound on it) and ``snr``.
-    """
-    g = make_generator(seed)
-    rows, fano, m50, runs = [], [], [], []
-    for b in b_values:
-        X = random_codebook(b, n, seed=g, dtype=dtype, device=device)
-        res = ml_decoding_error(X, m_values, noise_std=noise_std, trials=trials, seed=g)
-        rows.append(res["error"])
-        fano.append(res["fano"])
-        m50.append(stats.crossing(res["m"], res["error"], direction="down"))
-        runs.append(res)
-    snr = runs[0]["snr"]
-    return {
-        "b": np.array(list(b_values)),
-        "m": runs[0]["m"],
-        "error": np.array(rows),
-        "fano": np.array(fano),
-        "m50": np.array(m50),
-        "fano_m50": fano_m(np.array(list(b_values), dtype=float), snr),
-        "snr": snr,
-        "trials": trials,
-    }
+    enumerated here over the :math:`\binom{n}{k}` supports (sets of size ``k`` contain every smaller
+    one), batched over instances and chunks of supports. It needs :math:`m \ge k` (else every support
+    fits exactly). This is the minimiser Bora et al.'s theorem speaks of (Kamath, Karmalkar & Price 2020,
+    Thm 2.3, for the network); the tests check it against an enumeration of all :math:`(2n)^k` cells.
 
-
-def group_sparse_experiment(
-    configs: Sequence[tuple[str, int, int]],
-    m_values: Sequence[int],
-    *,
-    noise_std: float = 1.0,
-    trials: int = 200,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float32,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""The ``m`` the ML decoder needs to identify a point of a group-sparse generator's range.
-
-    Each config is ``("hat", k, w)`` (:func:`hat_generator`, :math:`\log_2|X| = k\log_2 w`) or
-    ``("sawtooth", k, d)`` (:func:`sawtooth_generator`, :math:`\log_2|X| = kd`). The codebook is the
-    generator's output at all :math:`N^k` combinations of centres, scaled to unit norm
-    (:math:`\xi = 1/\sqrt k` for hats, :math:`1/\sqrt{kd}` for the sawtooth), and decoded as in
-    :func:`ml_decoding_error`.
-
-    Returns a dict of arrays over configs: ``kind``, ``k``, ``param``, ``log2_size``, ``m50``,
-    ``fano_m50``, ``error`` (``configs x m``), ``fano``, ``width`` (the network's widest layer),
-    ``depth`` (hidden layers), ``min_distance`` (smallest distance between codewords, over the pairs
-    that involve the first 512; the codebooks are symmetric, so this is the global minimum), plus ``m``.
-    """
-    g = make_generator(seed)
-    out = {key: [] for key in ("kind", "k", "param", "log2_size", "m50", "fano_m50", "error", "fano", "width", "depth", "min_distance")}
-    for kind, k, p in configs:
-        if kind == "hat":
-            gen = hat_generator(p, k, xi=1 / math.sqrt(k), dtype=dtype, device=device)
-        elif kind == "sawtooth":
-            gen = sawtooth_generator(p, k, xi=1 / math.sqrt(k * p), dtype=dtype, device=device)
-        else:
-            raise ValueError(f"config kind must be 'hat' or 'sawtooth', got {kind!r}")
-        X = gen.codebook()
-        res = ml_decoding_error(X, m_values, noise_std=noise_std, trials=trials, seed=g)
-        d2 = torch.cdist(X[: min(len(X), 512)], X).fill_diagonal_(float("inf")) if len(X) > 1 else None
-        out["kind"].append(kind)
-        out["k"].append(k)
-        out["param"].append(p)
-        out["log2_size"].append(res["log2_size"])
-        out["m50"].append(stats.crossing(res["m"], res["error"], direction="down"))
-        out["fano_m50"].append(float(fano_m(res["log2_size"], res["snr"])))
-        out["error"].append(res["error"])
-        out["fano"].append(res["fano"])
-        out["width"].append(max(gen.widths[1:-1]))
-        out["depth"].append(gen.depth)
-        out["min_distance"].append(float(d2.min()) if d2 is not None else float("nan"))
-        m = res["m"]
-    res_out = {key: np.array(v) for key, v in out.items()}
-    res_out["m"] = m
-    return res_out
-
-
-# =========================================================================== recovery over G_sp
-def sparse_recovery(
-    n: int,
-    k: int,
-    m_values: Sequence[int],
-    *,
-    trials: int = 20,
-    restarts: int = 10,
-    steps: int = 500,
-    lr: float = 0.05,
-    tol: float = 1e-2,
-    admm_iters: int = 2000,
-    use_l1: bool = True,
-    use_csgm: bool = True,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float64,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""Recover ``k``-sparse signals from ``m`` Gaussian measurements by :math:`\ell_1` and by CSGM over :math:`G_{sp}`.
-
-    For each ``m``: ``trials`` problems :math:`y = A x^*` with :math:`A_{ij} \sim \mathcal{N}(0, 1/m)` and
-    :math:`x^*` exactly ``k``-sparse with :math:`\mathcal{N}(0, 1)` values; basis pursuit by batched ADMM
-    (:func:`ilib.sparse.basis_pursuit_admm`), and CSGM :math:`\min_z \|y - A G_{sp}(z)\|^2` with Adam from
-    ``restarts`` standard normal starts (:func:`ilib.recovery.csgm`), all trials and restarts in one batch;
-    ``use_l1`` / ``use_csgm`` switch either off (its entries are then None). A recovery succeeds when
-    :math:`\|\hat x - x^*\|/\|x^*\| \le` ``tol``. Every restart is scored on its own, so the success
-    probability of one random start, and of the best of ``R`` starts, can be read off.
+    Parameters
+    ----------
+    operator : LinearOperator
+        ``B`` operators of shape ``m x n``.
+    y : torch.Tensor
+        Measurements ``(B, m)``.
+    k : int
+        The network's sparsity (latent dimension ``2k``).
 
     Returns
     -------
-    dict with ``m``, ``dt_m`` (the Donoho–Tanner prediction :math:`n\psi(k/n)`), ``l1_success``
-    (``len(m) x trials``, bool), ``l1_error``, ``csgm_success`` (best-loss restart, ``len(m) x trials``),
-    ``restart_success`` (``len(m) x trials x restarts``), ``restart_error``, ``per_restart_rate``
-    (per ``m``) and ``csgm_loss``.
+    (residual (B,), x (B, n), z (B, 2k))
+        The minimum of :math:`\|y - Ax\|`, the minimiser :math:`\hat x = G_{sp}(\hat z)` and a latent
+        :math:`\hat z` (:meth:`SparsityGenerator.encode`).
     """
-    n, k = check_positive_int(n, "n"), check_positive_int(k, "k")
-    trials, restarts = check_positive_int(trials, "trials"), check_positive_int(restarts, "restarts")
+    k = check_positive_int(k, "k")
+    A = operator.matrix()
+    B, m, n = A.shape
     if k > n:
-        raise ValueError(f"k must be at most n, got k={k} > n={n}")
-    g = make_generator(seed)
-    dt = resolve_dtype(dtype)
-    gen = SparsityGenerator(n, k, dtype=dt, device=device)
-    dev = gen.device
-    l1_s, l1_e, cs_s, rs_s, rs_e, loss = [], [], [], [], [], []
-    for m in m_values:
-        m = check_positive_int(m, "m")
-        op, x = gaussian_problems(trials, m, n, k, seed=g, dtype=dt, device=dev)
-        y = op(x)
-        if use_l1:
-            x_l1 = basis_pursuit_admm(op, y, iters=admm_iters) if m < n else lstsq(op.A, y.unsqueeze(-1)).squeeze(-1)
-            e1 = relative_error(x_l1, x)
-            l1_e.append(e1)
-            l1_s.append(e1 <= tol)
-        if not use_csgm:
-            continue
-        z0 = randn(trials, restarts, 2 * k, generator=g, dtype=dt, device=dev)
-        res = csgm(y, op, gen, steps=steps, lr=lr, z0=z0)
-        with torch.no_grad():
-            er = relative_error(gen(res.restart_z), x.unsqueeze(1))  # (trials, restarts)
-        rs_s.append(er <= tol)
-        rs_e.append(er)
-        cs_s.append(relative_error(res.x, x) <= tol)
-        loss.append(res.restart_loss)
-    def stack(xs):
-        return torch.stack(xs).cpu().numpy() if xs else None
-
-    rate = stack(rs_s)
-    return {
-        "n": n,
-        "k": k,
-        "m": np.array([int(m) for m in m_values]),
-        "dt_m": float(donoho_tanner_m(n, k)[0]),
-        "l1_success": stack(l1_s),
-        "l1_error": stack(l1_e),
-        "csgm_success": stack(cs_s),
-        "restart_success": rate,
-        "restart_error": stack(rs_e),
-        "per_restart_rate": None if rate is None else rate.mean((1, 2)),
-        "csgm_loss": stack(loss),
-        "trials": trials,
-        "restarts": restarts,
-    }
+        raise ValueError(f"k must be at most n={n}, got k={k}")
+    if m < k:
+        raise ValueError(f"operator must have at least k={k} rows (m >= k), got m={m}")
+    if y.dim() != 2 or y.shape != (B, m):
+        raise ValueError(f"y must have shape ({B}, {m}), got {tuple(y.shape)}")
+    chunk = check_positive_int(chunk, "chunk")
+    count = math.comb(n, k)
+    _check_bytes(chunk * B * (m + k) * k * 8 * 4, None, f"the support enumeration (B={B}, m={m}, k={k}, chunk={chunk})")
+    Ad, yd = A.double(), y.double()
+    best = torch.full((B,), math.inf, dtype=torch.float64, device=A.device)
+    best_T = torch.zeros(B, k, dtype=torch.long, device=A.device)
+    best_c = torch.zeros(B, k, dtype=torch.float64, device=A.device)
+    yy = (yd * yd).sum(-1)
+    combos = itertools.combinations(range(n), k)
+    for _ in range(0, count, chunk):
+        T = torch.tensor(list(itertools.islice(combos, chunk)), dtype=torch.long, device=A.device)  # (C, k)
+        AT = Ad[:, :, T].permute(0, 2, 1, 3)  # (B, C, m, k)
+        gram = AT.transpose(-1, -2) @ AT
+        rhs = (AT * yd[:, None, :, None]).sum(-2)  # (B, C, k)
+        ridge = 1e-13 * gram.diagonal(dim1=-2, dim2=-1).sum(-1, keepdim=True).unsqueeze(-1)
+        c = torch.linalg.solve(gram + ridge * torch.eye(k, dtype=torch.float64, device=A.device), rhs.unsqueeze(-1)).squeeze(-1)
+        res2 = yy[:, None] - (rhs * c).sum(-1)
+        v, j = res2.min(dim=1)
+        better = v < best
+        best = torch.where(better, v, best)
+        best_T = torch.where(better[:, None], T[j], best_T)
+        best_c = torch.where(better[:, None], c[torch.arange(B, device=A.device), j], best_c)
+    x = torch.zeros(B, n, dtype=torch.float64, device=A.device).scatter_(1, best_T, best_c).to(A.dtype)
+    z = SparsityGenerator(n, k, dtype=A.dtype, device=A.device).encode(x)
+    resid = (operator(x.unsqueeze(1)).squeeze(1) - y).norm(dim=-1)  # at the minimiser, free of the cancellation in res2
+    return resid, x, z
 
 
-def restarts_needed(
-    configs: Sequence[tuple[int, int, int]],
-    *,
-    trials: int = 20,
-    restarts: int = 200,
-    steps: int = 300,
-    lr: float = 0.05,
-    tol: float = 1e-2,
-    R_values: Sequence[int] = (1, 10, 100),
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float64,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""Success probability of one random CSGM start over :math:`G_{sp}`, for each ``(n, k, m)`` in ``configs``.
+def measured_lipschitz(gen: GroupGenerator, lo: float, hi: float) -> float:
+    r"""The Lipschitz constant of a group generator, read off its linear pieces on ``[lo, hi]``.
 
-    Runs :func:`sparse_recovery` (CSGM only) with ``trials x restarts`` starts per config and returns,
-    per config, ``rate`` (successes / starts), its 95% Clopper–Pearson interval ``rate_low``/``rate_high``,
-    ``needed`` (:math:`1/\hat p`, the expected number of restarts; ``inf`` with no success) and
-    ``within`` (fraction of trials solved within ``R`` restarts, for ``R`` in ``R_values``).
-
-    ``heuristic`` is the prediction :math:`\hat p_k \approx k!\,\hat p_1^k` from the measured ``k = 1`` rate at
-    the same ``n`` (NaN when that config is absent): each block settles in the sector basin it starts in,
-    a basin of about one sector in :math:`2n`, and any of the :math:`k!` assignments of blocks to the
-    ``k`` true coordinates succeeds. It is a heuristic of ours, not a theorem.
+    ``G`` is block diagonal in the groups, so :math:`L(G) = L(g) = \max_{\text{pieces}} \|g(u_{i+1}) -
+    g(u_i)\| / (u_{i+1} - u_i)` over consecutive breakpoints of the group network ``g`` (found as in
+    :func:`linear_pieces`): exact for a piecewise-linear ``g`` up to rounding.
     """
-    from scipy.stats import beta
-
-    g = make_generator(seed)
-    out = {key: [] for key in ("n", "k", "m", "successes", "starts", "rate", "rate_low", "rate_high", "needed", "within")}
-    for n, k, m in configs:
-        r = sparse_recovery(n, k, [m], trials=trials, restarts=restarts, steps=steps, lr=lr, tol=tol,
-                            use_l1=False, seed=g, dtype=dtype, device=device)
-        s = r["restart_success"][0]
-        x, N = int(s.sum()), s.size
-        out["n"].append(n)
-        out["k"].append(k)
-        out["m"].append(m)
-        out["successes"].append(x)
-        out["starts"].append(N)
-        out["rate"].append(x / N)
-        out["rate_low"].append(0.0 if x == 0 else float(beta.ppf(0.025, x, N - x + 1)))
-        out["rate_high"].append(1.0 if x == N else float(beta.ppf(0.975, x + 1, N - x)))
-        out["needed"].append(N / x if x else math.inf)
-        out["within"].append(success_within(s, R_values))
-    res = {key: np.array(v) for key, v in out.items()}
-    p1 = {n: res["rate"][i] for i, (n, k) in enumerate(zip(res["n"], res["k"])) if k == 1}
-    res["heuristic"] = np.array([math.factorial(k) * p1[n] ** k if n in p1 else math.nan for n, k in zip(res["n"], res["k"])])
-    res["R"] = np.array(list(R_values))
-    return res
-
-
-def success_within(restart_success: np.ndarray, R_values: Sequence[int]) -> np.ndarray:
-    r"""Fraction of trials solved by at least one of the first ``R`` restarts, for each ``R``.
-
-    ``restart_success`` has shape ``(..., trials, restarts)``; returns ``(..., len(R_values))``.
-    """
-    s = np.asarray(restart_success, dtype=bool)
-    return np.stack([s[..., : int(R)].any(-1).mean(-1) for R in R_values], -1)
+    if not hi > lo:
+        raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
+    pts = _breakpoints(gen, lo, hi)
+    out = gen.group(torch.as_tensor(pts, dtype=torch.float64, device=gen.device).to(gen.dtype)).cpu().double().numpy()
+    return float((np.linalg.norm(np.diff(out, axis=0), axis=1) / np.diff(pts)).max())
 
 
 __all__ = [
@@ -1129,7 +933,6 @@ __all__ = [
     "SparsityGenerator",
     "encode_sparse",
     "wide_range_sparse",
-    "range_membership",
     "lipschitz_estimate",
     "GroupGenerator",
     "hat_generator",
@@ -1140,10 +943,6 @@ __all__ = [
     "fano_lower_bound",
     "fano_m",
     "ml_decoding_error",
-    "crossing_m",
-    "fano_experiment",
-    "group_sparse_experiment",
-    "sparse_recovery",
-    "restarts_needed",
-    "success_within",
+    "gsp_global_minimiser",
+    "measured_lipschitz",
 ]

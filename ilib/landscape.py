@@ -18,7 +18,10 @@ The deterministic objects (the angle map :math:`g`, :math:`\rho_d`, the expected
 and are re-exported here. This module adds their empirical counterparts on sampled networks
 (the gradient :math:`v_x` through :math:`\Lambda_x`, the negative critical point on the
 :math:`-x_0` ray, the RRIC deviation of :math:`A`), an exact sampler of random-network outputs,
-and the batched experiments of notebook ``03_hand_voroninski``.
+estimators of the suprema in the WDC (an exact scan for ``k = 2``) and the RRIC (adversarial
+ascent), gradient-norm minimisation for stationary points, and the descent scheme on the
+empirical and on the expected landscape. The sweeps of notebook ``03_hand_voroninski`` live in
+:mod:`ilib.experiments.hand_voroninski`.
 """
 
 from __future__ import annotations
@@ -29,12 +32,11 @@ from typing import Optional, Sequence
 
 import torch
 
-from . import stats
-from ._checks import check_in_range, check_int_list, check_list, check_nonneg, check_positive, check_positive_int
-from .angles import angle_map, angle_sequence, expected_gradient, rho, wdc_deviation, wdc_matrix
+from ._checks import check_in_range, check_nonneg_int, check_positive, check_positive_int
+from .angles import angle_map, angle_sequence, expected_gradient, rho, wdc_deviation, wdc_matrix  # noqa: F401
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, randn, resolve_device, resolve_dtype
 from .generators import ReLUGenerator
-from .operators import LinearOperator, MatrixOperator
+from .operators import LinearOperator
 from .optim import minimize
 
 __all__ = [
@@ -51,28 +53,28 @@ __all__ = [
     # empirical counterparts
     "landscape_loss",
     "empirical_gradient",
+    "local_map_apply",
+    "local_hessian",
     "ray_critical_point",
     "sample_outputs",
+    "sample_local_gram",
     "rric_deviation",
-    "loglog_slope",
-    # experiments
-    "LandscapeGrid",
-    "landscape_grid",
-    "negative_critical_points",
-    "wdc_sweep",
-    "rric_sweep",
-    "gradient_deviation_sweep",
+    # suprema of the WDC and RRIC deviations
+    "WDCSup",
+    "wdc_sup_2d",
+    "RRICAscent",
+    "rric_ascent",
+    # stationary points and the algorithm
+    "gradient_norm_loss",
+    "StationaryResult",
+    "gradient_norm_minima",
     "DescentResult",
     "descent",
+    "expected_descent",
     "cone_starts",
-    "SuccessSweep",
-    "success_sweep",
-    "DenoisingResult",
-    "denoising_sweep",
 ]
 
 
-# ----------------------------------------------------------------------------- checks
 # ----------------------------------------------------------------------------- theory
 def negative_critical_angle(d: int) -> float:
     r"""The angle :math:`\check\theta_d = g^{\circ d}(\pi)` whose cosine is :math:`\rho_d`.
@@ -205,20 +207,71 @@ def empirical_gradient(
     Shapes as in :func:`landscape_loss`; returns ``x.shape``.
     """
     y0 = _target(generator, operator, x, x0)
-    k = generator.latent_dim
-    if x.shape[-1] != k:
-        raise ValueError(f"x has last dimension {x.shape[-1]}, the generator takes {k}")
-    lead = tuple(x.shape[:-1])
-    h = x.reshape(generator.batch if generator.batch > 1 else 1, -1, k)
+    h, lead = _flat(generator, x)
     masks, out = _masks(generator, h)
     out = out.reshape(*lead, -1)
     r = (operator(out) - y0) if operator is not None else (out - y0)
     if operator is not None:
         r = operator.adjoint(r)
-    r = r.reshape(h.shape[0], -1, r.shape[-1])
+    return _adjoint_local(generator, masks, r.reshape(h.shape[0], h.shape[1], -1)).reshape(*lead, generator.latent_dim)
+
+
+def _flat(generator: ReLUGenerator, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Latents ``(B, ..., k)`` as ``(B or 1, R, k)`` for the masked passes, with the leading shape."""
+    k = generator.latent_dim
+    if x.shape[-1] != k:
+        raise ValueError(f"x has last dimension {x.shape[-1]}, the generator takes {k}")
+    lead = tuple(x.shape[:-1])
+    return x.reshape(generator.batch if generator.batch > 1 else 1, -1, k), lead
+
+
+def _apply_local(generator: ReLUGenerator, masks: list[torch.Tensor], u: torch.Tensor) -> torch.Tensor:
+    """:math:`\\Lambda_x u` for flattened ``u`` ``(B, R, k)``, with the activation masks of ``x``."""
+    for wt, m in zip(generator._wt, masks):
+        u = torch.bmm(u, wt) * m
+    return u
+
+
+def _adjoint_local(generator: ReLUGenerator, masks: list[torch.Tensor], r: torch.Tensor) -> torch.Tensor:
+    """:math:`\\Lambda_x^\\top r` for flattened ``r`` ``(B, R, n)``, with the activation masks of ``x``."""
     for w, m in zip(reversed(generator.weights), reversed(masks)):
         r = torch.bmm(r * m, w)
-    return r.reshape(*lead, k)
+    return r
+
+
+def local_map_apply(generator: ReLUGenerator, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    r"""The local linear map at ``x`` applied to a direction: :math:`\Lambda_x u`.
+
+    .. math::
+
+        \Lambda_x u = D_d W_d \cdots D_1 W_1 u, \qquad D_i = \mathrm{diag}(W_i h_{i-1}(x) > 0),
+
+    the directional derivative of :math:`G` at ``x`` along ``u`` where :math:`G` is differentiable
+    (Hand & Voroninski 2018, Sec. 2). ``x`` and ``u`` have one shape ``(B, ..., k)``; returns
+    ``(B, ..., n)``. Matrix-free: one masked forward pass, without forming :math:`\Lambda_x`.
+    """
+    if u.shape != x.shape:
+        raise ValueError(f"u must have the shape of x {tuple(x.shape)}, got {tuple(u.shape)}")
+    h, lead = _flat(generator, x)
+    masks, _ = _masks(generator, h)
+    return _apply_local(generator, masks, u.reshape(h.shape)).reshape(*lead, -1)
+
+
+def local_hessian(generator: ReLUGenerator, x: torch.Tensor, operator: Optional[LinearOperator] = None) -> torch.Tensor:
+    r"""The Hessian of :math:`f` on the activation region of ``x``: :math:`H_x = \Lambda_x^\top A^\top A \Lambda_x`.
+
+    On the region containing ``x`` the risk is the quadratic :math:`\tfrac12\|A\Lambda_x z - AG(x_0)\|^2`
+    in :math:`z`, so gradient descent with step :math:`\alpha` contracts the error there by the
+    spectral radius of :math:`I - \alpha H_x`. Under the WDC, :math:`2^d \Lambda_x^\top\Lambda_x \to I_k`
+    (Hand & Voroninski 2018, Lemma 8 restated: each layer halves the Gram matrix). ``x`` is
+    ``(B, k)``; returns ``(B, k, k)``.
+    """
+    if x.dim() != 2:
+        raise ValueError(f"x must have shape (B, k), got {tuple(x.shape)}")
+    lam = generator.local_linear_map(x.unsqueeze(1))[:, 0]  # (B, n, k)
+    if operator is not None:
+        lam = operator(lam.transpose(1, 2)).transpose(1, 2)  # A Λ, (B, m, k)
+    return lam.transpose(1, 2) @ lam
 
 
 def ray_critical_point(
@@ -314,20 +367,73 @@ def sample_outputs(
         raise ValueError(f"z must have shape (P, k) or ({networks}, P, k), got {tuple(z.shape)}")
     g = make_generator(seed)
     h = z.to(device=dev, dtype=dt)  # (B, P, n_{i-1})
-    P = h.shape[1]
     last = len(widths) - 2
     for i, n_out in enumerate(widths[1:]):
-        gram = torch.bmm(h, h.transpose(1, 2))  # (B, P, P)
-        lam, V = torch.linalg.eigh(gram)
-        # eigenvalues at rounding level are zeros of a singular Gram matrix (e.g. z = (x0, -x0))
-        lam = torch.where(lam > 1e-12 * lam[:, -1:].abs(), lam, torch.zeros_like(lam))
-        root = (V * lam.sqrt().unsqueeze(-2)) @ V.transpose(1, 2)  # symmetric square root
-        xi = randn(networks, P, n_out, generator=g, dtype=dt, device=dev) * (gain / n_out) ** 0.5
-        # h = root @ xi, written as a sum over the P rows (a bmm with inner size P is slow on CPU)
-        h = sum(root[:, :, j : j + 1] * xi[:, j : j + 1, :] for j in range(P))  # (B, P, n_i)
+        h = _gaussian_image(torch.bmm(h, h.transpose(1, 2)), n_out, g, gain)  # W_i H given H, in law
         if i < last or output_relu:
             h = torch.relu(h)
     return h
+
+
+def _gaussian_image(gram: torch.Tensor, n_out: int, g: torch.Generator, gain: float) -> torch.Tensor:
+    r"""A draw of :math:`(W H)^\top` given :math:`H^\top H` = ``gram`` ``(B, P, P)``, :math:`W_{jl} \sim \mathcal N(0, \mathrm{gain}/n)`.
+
+    The rows of :math:`WH` are iid :math:`\mathcal N(0, (\mathrm{gain}/n) H^\top H)`, so :math:`WH \overset{d}{=}
+    \Xi (H^\top H)^{1/2}` with the symmetric square root (the Gram matrix may be singular). Returns ``(B, P, n_out)``.
+    """
+    lam, V = torch.linalg.eigh(gram)
+    # eigenvalues at rounding level are zeros of a singular Gram matrix (e.g. z = (x0, -x0))
+    lam = torch.where(lam > 1e-12 * lam[:, -1:].abs(), lam, torch.zeros_like(lam))
+    root = (V * lam.sqrt().unsqueeze(-2)) @ V.transpose(1, 2)  # symmetric square root
+    B, P = gram.shape[:2]
+    xi = randn(B, P, n_out, generator=g, dtype=gram.dtype, device=gram.device) * (gain / n_out) ** 0.5
+    # root @ xi, written as a sum over the P rows (a bmm with inner size P is slow on CPU)
+    return sum(root[:, :, j : j + 1] * xi[:, j : j + 1, :] for j in range(P))
+
+
+def sample_local_gram(
+    x0: torch.Tensor,
+    widths: Sequence[int],
+    *,
+    networks: int,
+    seed: SeedLike = 0,
+    gain: float = 1.0,
+    dtype: DTypeLike = torch.float64,
+    device: DeviceLike = "auto",
+) -> torch.Tensor:
+    r"""The Gram matrix :math:`\Lambda_{x_0}^\top \Lambda_{x_0}` of ``networks`` random ReLU networks at ``x0``, sampled exactly.
+
+    With :math:`J_i = D_i W_i J_{i-1}` (:math:`J_0 = I_k`, :math:`D_i = \mathrm{diag}(W_i J_{i-1} x_0 > 0)`, since
+    :math:`h_{i-1}(x_0) = J_{i-1} x_0`), the rows of :math:`W_i J_{i-1}` are iid :math:`\mathcal N(0, (\mathrm{gain}/n_i)
+    \Gamma_{i-1})` given :math:`\Gamma_{i-1} = J_{i-1}^\top J_{i-1}`, and the mask is the sign of their product with
+    :math:`x_0`. So
+
+    .. math::
+
+        \Gamma_i = \sum_{j \le n_i} 1_{\langle z_j, x_0\rangle > 0}\, z_j z_j^\top, \qquad
+        z_j \overset{iid}{\sim} \mathcal N(0, (\mathrm{gain}/n_i)\Gamma_{i-1}),
+
+    an exact draw of the law of :func:`local_hessian` (with :math:`A = I`) at cost :math:`O(n_i k^2)` per layer, without
+    forming the weights. :math:`\mathbb E\,\Gamma_d = (\mathrm{gain}/2)^d I_k` (each layer keeps half of the
+    rows in expectation, Hand & Voroninski 2018). ``x0`` is ``(k,)``; ``widths = [k, n_1, ..., n_d]``; returns ``(networks, k, k)``.
+    """
+    widths = [int(w) for w in widths]
+    if len(widths) < 2 or any(w < 1 for w in widths):
+        raise ValueError(f"widths must list at least two positive widths, got widths={widths}")
+    networks = check_positive_int(networks, "networks")
+    check_positive(gain, "gain")
+    if x0.dim() != 1 or x0.shape[0] != widths[0]:
+        raise ValueError(f"x0 must have shape ({widths[0]},), got {tuple(x0.shape)}")
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    g = make_generator(seed)
+    k = widths[0]
+    x0 = x0.to(device=dev, dtype=dt)
+    gram = torch.eye(k, dtype=dt, device=dev).expand(networks, k, k).contiguous()
+    for n_out in widths[1:]:
+        Z = _gaussian_image(gram, n_out, g, gain)  # (B, k, n_i): column j is z_j
+        keep = ((x0.view(1, k, 1) * Z).sum(1) > 0).to(dt)  # (B, n_i)
+        gram = torch.bmm(Z * keep.unsqueeze(1), Z.transpose(1, 2))
+    return gram
 
 
 def rric_deviation(
@@ -368,234 +474,282 @@ def rric_deviation(
     return (inner - true).abs() / scale
 
 
-def loglog_slope(x, y) -> tuple[float, float]:
-    r"""Shim for notebook 03 until it moves onto the new harness: ``(slope, intercept)`` of :func:`ilib.stats.loglog_fit`.
+# ----------------------------------------------------------------------------- suprema of the WDC and RRIC deviations
+_TWO_PI = 2 * math.pi
+#: Lipschitz constant of the k = 2 deviation in the angles (φx, φy) at a fixed activation pattern: see wdc_sup_2d
+_WDC_LIP = 3 / (2 * math.pi)
 
-    Fits :math:`\log y = a \log x + b` and returns ``(a, b)``. Unlike :func:`ilib.stats.loglog_fit`, which
-    drops them, nonpositive or non-finite points are refused here (as this function always did).
+
+@dataclass(frozen=True)
+class WDCSup:
+    r"""The supremum over all pairs of the WDC deviation of ``L`` layers with ``k = 2`` (:func:`wdc_sup_2d`).
+
+    ``lower`` is attained (the deviation at the returned pair ``(x, y)``); ``upper`` bounds the
+    supremum from above. Shapes ``(L,)`` and ``(L, 2)``.
     """
-    x, y = (torch.as_tensor(v, dtype=torch.float64).flatten().cpu().numpy() for v in (x, y))  # tensors on any device
-    fit = stats.loglog_fit(x, y)
-    if fit.n < max(2, x.size):
-        raise ValueError(f"x and y must hold at least 2 positive finite values each, got {x.size} of which {fit.n} usable")
-    return fit.slope, fit.intercept
+
+    lower: torch.Tensor
+    upper: torch.Tensor
+    x: torch.Tensor
+    y: torch.Tensor
 
 
-# ----------------------------------------------------------------------------- experiments
-@dataclass
-class LandscapeGrid:
-    """Empirical and expected landscapes of a ``k = 2`` network on a square grid (figure (a))."""
+def _wdc_cell_values(S, xc, hx, yc, hy):
+    r"""The k = 2 deviation at cell centres and its Lipschitz upper bound over each cell (see :func:`wdc_sup_2d`)."""
+    th = (yc - xc + math.pi / 2) % _TWO_PI - math.pi / 2  # the angle φy - φx, in [-π/2, 3π/2)
+    psi = xc + yc
+    h = hx + hy
+    a = (math.pi - th) / _TWO_PI
+    b = torch.sin(th) / _TWO_PI
+    f = (S[..., 0] - a).abs() + torch.hypot(S[..., 1] - b * torch.cos(psi), S[..., 2] - b * torch.sin(psi))
+    tiny = 1e-12
+    overlap = (th + h > tiny) & (th - h < math.pi - tiny)  # the cell meets the strip 0 <= θ <= π
+    inside = (th >= 0) & (th <= math.pi)
+    none = torch.full_like(f, -1.0)
+    return torch.where(inside, f, none), torch.where(overlap, f + _WDC_LIP * h, none)
 
-    xs: torch.Tensor  # (N,)
-    ys: torch.Tensor  # (N,)
-    empirical: torch.Tensor  # (N, N) f(x), rows indexed by y
-    expected: torch.Tensor  # (N, N) f̄(x)
-    grad_empirical: torch.Tensor  # (N, N, 2) v_x
-    grad_expected: torch.Tensor  # (N, N, 2) h_x
-    x0: torch.Tensor  # (2,)
-    ray_t: float  # t* of this network
-    depth: int
+
+def _wdc_sup_layer(W: torch.Tensor, chunk: int, split: int, rounds: int, rtol: float, max_cells: int):
+    n = W.shape[0]
+    alpha = torch.atan2(W[:, 1], W[:, 0]) % _TWO_PI
+    alpha, order = alpha.sort()
+    r2 = (W[order] ** 2).sum(-1)
+    c = torch.stack([r2 / 2, r2 * torch.cos(2 * alpha) / 2, r2 * torch.sin(2 * alpha) / 2], dim=-1)
+    P = torch.cat([torch.zeros(1, 3, dtype=W.dtype, device=W.device), torch.cumsum(torch.cat([c, c]), 0)])
+    full = P[n]
+    # phi_x breakpoints alpha_i - pi/2 (phi_y's are these + pi); gaps longer than pi/4 are cut into pieces, so that a
+    # cell's angle phi_y - phi_x spans less than pi/2 and meets at most one copy [2 pi j, 2 pi j + pi] of the strip
+    lo_edge = alpha - math.pi / 2
+    gap = torch.diff(torch.cat([alpha, alpha[:1] + _TWO_PI]))
+    pieces = torch.ceil(gap / (math.pi / 4)).clamp_min(1).long()
+    gidx = torch.repeat_interleave(torch.arange(n, device=W.device), pieces)  # the gap (index of the alpha below U)
+    first = torch.cumsum(pieces, 0) - pieces
+    frac = (torch.arange(int(pieces.sum()), device=W.device) - first[gidx]).to(W.dtype) / pieces[gidx].to(W.dtype)
+    half = gap[gidx] / pieces[gidx].to(W.dtype) / 2
+    centre = lo_edge[gidx] + frac * gap[gidx] + half
+    N = centre.shape[0]
+    rows = max(1, chunk // N)
+    best, arg, keep = -1.0, None, []
+    idx = torch.arange(N, device=W.device)
+    for s in range(0, N, rows):
+        j = idx[s : s + rows, None].expand(-1, N)
+        l = idx[None, :].expand(j.shape[0], -1)  # noqa: E741
+        gj, gl = gidx[j], gidx[l]
+        X, Y = centre[j], centre[l] + math.pi
+        # the active rows: sorted l+1 .. j cyclically; in a gap (gj == gl) none, or all of them when the arc from
+        # L = phi_y - pi/2 to U = phi_x + pi/2 goes around (phi_y - phi_x beyond 3 pi / 2 before wrapping)
+        S = P[gj + 1 + n * (gj < gl)] - P[gl + 1] + ((gj == gl) & (Y - X > 1.5 * math.pi)).unsqueeze(-1) * full
+        cell = (S, X, half[j], Y, half[l])
+        lo, up = _wdc_cell_values(*cell)
+        top = int(lo.argmax())
+        if lo.flatten()[top] > best:
+            best, arg = float(lo.flatten()[top]), (float(X.flatten()[top]), float(Y.flatten()[top]))
+        m = up > best
+        keep.append(tuple(t[m] for t in cell) + (up[m],))
+    cells = [torch.cat(t) for t in zip(*keep)]
+    off = (torch.arange(split, dtype=W.dtype, device=W.device) * 2 + 1 - split) / split
+    ox, oy = (t.reshape(-1) for t in torch.meshgrid(off, off, indexing="ij"))
+    frozen = -1.0  # the largest bound among cells left unsplit (when more than max_cells are candidates)
+    for _ in range(rounds):
+        m = cells[-1] > best
+        cells = [t[m] for t in cells]
+        if cells[0].shape[0] == 0 or max(float(cells[-1].max()), frozen) - best <= rtol * best:
+            break
+        if cells[0].shape[0] > max_cells:  # split the most promising cells; the others keep their (valid) bounds
+            order = cells[-1].argsort(descending=True)
+            frozen = max(frozen, float(cells[-1][order[max_cells]]))
+            cells = [t[order[:max_cells]] for t in cells]
+        S, X, HX, Y, HY, _ = cells
+        q = split * split
+        S = S[:, None, :].expand(-1, q, 3).reshape(-1, 3)
+        X, Y = (X[:, None] + HX[:, None] * ox).reshape(-1), (Y[:, None] + HY[:, None] * oy).reshape(-1)
+        HX, HY = (HX[:, None] / split).expand(-1, q).reshape(-1), (HY[:, None] / split).expand(-1, q).reshape(-1)
+        lo, up = _wdc_cell_values(S, X, HX, Y, HY)
+        top = int(lo.argmax())
+        if lo[top] > best:
+            best, arg = float(lo[top]), (float(X[top]), float(Y[top]))
+        cells = [S, X, HX, Y, HY, up]
+    upper = max(best, frozen, float(cells[-1].max()) if cells[-1].numel() else best)
+    return best, upper, arg
 
 
-def landscape_grid(
-    widths: Sequence[int],
-    *,
-    x0: Sequence[float] = (1.0, 0.0),
-    extent: float = 2.0,
-    points: int = 101,
-    seed: SeedLike = 0,
-    device: DeviceLike = "auto",
-) -> LandscapeGrid:
-    r"""Evaluate :math:`f`, :math:`\bar f`, :math:`v_x` and :math:`h_{x,x_0}` on a grid of :math:`[-e, e]^2`.
+def wdc_sup_2d(W: torch.Tensor, *, chunk: int = 2_000_000, split: int = 4, rounds: int = 8,
+               rtol: float = 1e-4, max_cells: int = 50_000) -> WDCSup:
+    r"""The WDC constant of layers :math:`W \in \mathbb{R}^{n \times 2}`: the supremum over *all* pairs, by an exact scan.
 
-    One random network with ``widths = [2, n_1, ..., n_d]`` (Heckel et al. 2018, Fig. 1 uses
-    2-300-784), float64. ``points`` is the number of grid points per axis.
+    .. math::
+
+        \epsilon(W) = \sup_{x, y \neq 0} \Big\| \sum_i 1_{\langle w_i, x\rangle > 0} 1_{\langle w_i, y\rangle > 0}
+        w_i w_i^\top - Q_{x,y} \Big\|_2
+
+    (the Weight Distribution Condition, Hand & Voroninski 2018, Def. 1). For :math:`k = 2` write
+    :math:`x, y` by their angles :math:`\varphi_x, \varphi_y` and :math:`\theta = \varphi_y - \varphi_x
+    \in [0, \pi]` (the other order is the same pair swapped). The active rows are those with angle
+    :math:`\alpha_i \in (\varphi_y - \pi/2, \varphi_x + \pi/2)`, so the sum :math:`S` is constant on
+    the cells of the grid cut by :math:`\varphi_x = \alpha_i - \pi/2` and :math:`\varphi_y = \alpha_i + \pi/2`
+    (about ``n x n`` cells, each sum a difference of cyclic prefix sums; gaps between the :math:`\alpha_i` longer
+    than :math:`\pi/4` are cut further, so that no cell holds two active sets). Writing :math:`S = s_0 I + \begin{pmatrix}
+    s_1 & s_2\\ s_2 & -s_1\end{pmatrix}` and :math:`Q_{x,y} = aI + bR_\psi` (:math:`a = (\pi-\theta)/2\pi`,
+    :math:`b = \sin\theta/2\pi`, :math:`R_\psi` the reflection with :math:`\psi = \varphi_x + \varphi_y`),
+
+    .. math::
+
+        \|S - Q_{x,y}\|_2 = |s_0 - a| + \big|(s_1, s_2) - b(\cos\psi, \sin\psi)\big|,
+
+    which on a cell is :math:`3/(2\pi)`-Lipschitz in :math:`|\Delta\varphi_x| + |\Delta\varphi_y|`. The
+    value at a cell's centre is attained (``lower``); the centre value plus the Lipschitz constant times
+    the cell's half-size bounds the cell (``upper``). Cells whose bound exceeds the best value are split
+    ``split x split`` times, up to ``rounds`` times or until ``upper - lower <= rtol * lower``; at most
+    ``max_cells`` of them per round (the most promising), the others keeping their bounds, so memory stays bounded
+    where the deviation is flat near its maximum.
+
+    Parameters
+    ----------
+    W : torch.Tensor
+        ``(L, n, 2)`` layers (or ``(n, 2)``), rows :math:`w_i`.
+
+    Returns
+    -------
+    WDCSup
+        Per layer the bracket ``lower <= sup <= upper`` and a maximising pair of unit vectors.
     """
-    widths = [int(w) for w in widths]
-    if widths[0] != 2:
-        raise ValueError(f"the landscape grid needs a latent dimension of 2, got widths[0]={widths[0]}")
-    points = check_positive_int(points, "points")
-    check_positive(extent, "extent")
-    G = ReLUGenerator.random(widths, batch=1, seed=seed, dtype=torch.float64, device=device)
-    dev = G.device
-    x0t = torch.as_tensor(x0, dtype=torch.float64, device=dev).reshape(1, 2)
-    xs = torch.linspace(-extent, extent, points, dtype=torch.float64, device=dev)
-    YY, XX = torch.meshgrid(xs, xs, indexing="ij")
-    X = torch.stack([XX, YY], dim=-1).reshape(1, -1, 2)
+    if not isinstance(W, torch.Tensor):
+        raise TypeError(f"W must be a torch.Tensor of shape (L, n, 2), not {type(W).__name__}")
+    if W.dim() == 2:
+        W = W.unsqueeze(0)
+    if W.dim() != 3 or W.shape[-1] != 2 or W.shape[1] < 2:
+        raise ValueError(f"W must have shape (L, n, 2) with n >= 2 (the exact scan is for k = 2), got {tuple(W.shape)}")
+    chunk, split, rounds = check_positive_int(chunk, "chunk"), check_positive_int(split, "split"), check_positive_int(rounds, "rounds")
+    max_cells = check_positive_int(max_cells, "max_cells")
+    check_positive(rtol, "rtol")
+    W = W.to(torch.float64)
+    out = [_wdc_sup_layer(w, chunk, split, rounds, rtol, max_cells) for w in W]  # each layer is one vectorised scan of n^2 cells
+    lo = torch.tensor([o[0] for o in out], dtype=torch.float64)
+    up = torch.tensor([o[1] for o in out], dtype=torch.float64)
+    ang = torch.tensor([o[2] for o in out], dtype=torch.float64)
+    unit = lambda t: torch.stack([torch.cos(t), torch.sin(t)], dim=-1)  # noqa: E731
+    return WDCSup(lower=lo, upper=up, x=unit(ang[:, 0]), y=unit(ang[:, 1]))
+
+
+@dataclass(frozen=True)
+class RRICAscent:
+    r"""Result of :func:`rric_ascent`: the deviation at the random starts and after the ascent, ``(B, R)``."""
+
+    start: torch.Tensor
+    final: torch.Tensor
+
+    @property
+    def best(self) -> torch.Tensor:
+        """The largest deviation found per instance, over restarts and starts: a lower estimate of the RRIC constant."""
+        return torch.maximum(self.start, self.final).amax(-1)
+
+
+def rric_ascent(operator: LinearOperator, generator: ReLUGenerator, start: torch.Tensor, *, steps: int,
+                lr: float) -> RRICAscent:
+    r"""An adversarial (lower) estimate of the RRIC constant: Adam ascent of the deviation over quadruples.
+
+    Maximises :math:`\mathrm{dev}(x_1, x_2, x_3, x_4) = |\langle Au, Av\rangle - \langle u, v\rangle| / (\|u\|\|v\|)`,
+    :math:`u = G(x_1) - G(x_2)`, :math:`v = G(x_3) - G(x_4)` (:func:`rric_deviation`), from ``R`` starts per
+    instance (``start`` of shape ``(B, R, 4, k)``) with :func:`ilib.optim.minimize`. The RRIC(:math:`\epsilon`)
+    of Hand & Voroninski (2018) asks this to be at most :math:`\epsilon` for *all* quadruples; every value
+    found is a lower bound of the best :math:`\epsilon`.
+    """
+    steps = check_positive_int(steps, "steps")
+    check_positive(lr, "lr")
+    if start.dim() != 4 or start.shape[2] != 4 or start.shape[-1] != generator.latent_dim:
+        raise ValueError(f"start must have shape (B, R, 4, k={generator.latent_dim}), got {tuple(start.shape)}")
+    B, R = start.shape[:2]
+
+    def dev(z: torch.Tensor) -> torch.Tensor:
+        q = z.reshape(B, R, 4, -1)
+        return rric_deviation(operator, generator, q[:, :, 0], q[:, :, 1], q[:, :, 2], q[:, :, 3])
+
+    z0 = start.reshape(B, R, -1)
     with torch.no_grad():
-        f = landscape_loss(G, X, x0t).reshape(points, points)
-        v = empirical_gradient(G, X, x0t).reshape(points, points, 2)
-        fbar = expected_loss(X, x0t, G.depth).reshape(points, points)
-        h = expected_gradient(X, x0t.unsqueeze(1), G.depth).reshape(points, points, 2)
-        t = float(ray_critical_point(G, x0t)[0])
-    return LandscapeGrid(xs.cpu(), xs.cpu(), f.cpu(), fbar.cpu(), v.cpu(), h.cpu(), x0t[0].cpu(), t, G.depth)
+        first = dev(z0)
+    res = minimize(lambda z: -dev(z), z0, steps=steps, lr=lr, method="adam")
+    return RRICAscent(start=first, final=-res.loss)
 
 
-def negative_critical_points(
-    depth_values: Sequence[int],
-    width_values: Sequence[int],
-    *,
-    networks: int,
-    k: int = 2,
-    seed: SeedLike = 0,
-    device: DeviceLike = "auto",
-) -> torch.Tensor:
-    r"""The ray critical point :math:`t^\star` of many random networks, for every depth and width.
+# ----------------------------------------------------------------------------- stationary points
+class _GradientNormSq(torch.autograd.Function):
+    """:math:`\\tfrac12\\|v_x\\|^2` with its exact gradient :math:`H_x v_x` (no double back-propagation)."""
 
-    Networks have widths ``[k, w, ..., w]`` (``d`` layers of width ``w``), weights
-    :math:`\mathcal{N}(0, 1/w)`; their outputs on :math:`\pm x_0` are drawn exactly with
-    :func:`sample_outputs` (so widths of :math:`10^5` are cheap), and
+    @staticmethod
+    def forward(ctx, x, generator, x0, operator):
+        y0 = _target(generator, operator, x, x0)
+        h, lead = _flat(generator, x)
+        masks, out = _masks(generator, h)
+        out = out.reshape(*lead, -1)
+        r = (operator.adjoint(operator(out) - y0) if operator is not None else out - y0).reshape(h.shape[0], h.shape[1], -1)
+        v = _adjoint_local(generator, masks, r)
+        ctx.save_for_backward(v, *masks)
+        ctx.generator, ctx.operator, ctx.lead = generator, operator, lead
+        return 0.5 * (v * v).sum(-1).reshape(lead)
 
-    .. math::
+    @staticmethod
+    def backward(ctx, grad):
+        v, *masks = ctx.saved_tensors
+        G, op = ctx.generator, ctx.operator
+        u = _apply_local(G, masks, v)  # Λ v
+        if op is not None:
+            u = op.adjoint(op(u.reshape(*ctx.lead, -1))).reshape(u.shape[0], u.shape[1], -1)
+        g = _adjoint_local(G, masks, u)  # Λ^T A^T A Λ v = H_x v
+        return (grad.reshape(g.shape[:-1]).unsqueeze(-1) * g).reshape(*ctx.lead, -1), None, None, None
 
-        t^\star = \langle G(x_0), G(-x_0)\rangle / \|G(-x_0)\|^2 \to \rho_d.
 
-    Returns
-    -------
-    torch.Tensor
-        Shape ``(len(depth_values), len(width_values), networks)``, float64.
+def gradient_norm_loss(generator: ReLUGenerator, x: torch.Tensor, x0: torch.Tensor,
+                       operator: Optional[LinearOperator] = None) -> torch.Tensor:
+    r"""The squared gradient norm :math:`\phi(x) = \tfrac12\|v_x\|^2`, differentiable with :math:`\nabla\phi = H_x v_x`.
+
+    On each activation region :math:`v_x = H_x x - \Lambda_x^\top A^\top A G(x_0)` is affine with
+    :math:`H_x = \Lambda_x^\top A^\top A \Lambda_x` (:func:`local_hessian`), so
+    :math:`\nabla \phi(x) = H_x v_x`: one masked forward and one masked backward pass more than
+    :func:`empirical_gradient`. The minima of :math:`\phi` are the stationary points of :math:`f`
+    (where :math:`\phi = 0`) and the kinks where :math:`\|v_x\|` is locally smallest. Shapes as in
+    :func:`landscape_loss`.
     """
-    depth_values = check_int_list(depth_values, "depth_values")
-    width_values = check_int_list(width_values, "width_values")
-    networks = check_positive_int(networks, "networks")
-    k = check_positive_int(k, "k")
-    g = make_generator(seed)
-    x0 = torch.zeros(k, dtype=torch.float64)
-    x0[0] = 1.0
-    z = torch.stack([x0, -x0])
-    out = torch.empty(len(depth_values), len(width_values), networks, dtype=torch.float64)
-    for a, d in enumerate(depth_values):
-        for b, w in enumerate(width_values):
-            y = sample_outputs(z, [k] + [w] * d, networks=networks, seed=g, device=device)
-            num = (y[:, 0] * y[:, 1]).sum(-1)
-            den = (y[:, 1] * y[:, 1]).sum(-1)
-            out[a, b] = (num / den.clamp_min(1e-300)).cpu()
-    return out
+    return _GradientNormSq.apply(x, generator, x0, operator)
 
 
-def _random_directions(B: int, P: int, k: int, g: torch.Generator, dtype, device) -> torch.Tensor:
-    u = randn(B, P, k, generator=g, dtype=dtype, device=device)
-    return u / u.norm(dim=-1, keepdim=True)
+@dataclass(frozen=True)
+class StationaryResult:
+    r"""Result of :func:`gradient_norm_minima`: end points ``x`` ``(B, R, k)`` and their scaled gradient norms.
 
-
-def wdc_sweep(
-    n_values: Sequence[int],
-    *,
-    k: int,
-    layers: int,
-    pairs: int,
-    seed: SeedLike = 0,
-    max_elements: int = 2_000_000,
-    device: DeviceLike = "auto",
-) -> torch.Tensor:
-    r"""WDC deviations of random layers :math:`W \in \mathbb{R}^{n \times k}`, :math:`W_{ij} \sim \mathcal{N}(0, 1/n)`.
-
-    For every ``n`` in ``n_values``, ``layers`` independent layers and ``pairs`` random pairs
-    of unit directions :math:`(x, y)` per layer,
-
-    .. math::
-
-        \Big\|\sum_{i=1}^n 1_{\langle w_i, x\rangle > 0} 1_{\langle w_i, y\rangle > 0}\, w_i w_i^\top - Q_{x,y}\Big\|_2
-
-    (:func:`ilib.angles.wdc_deviation`). For a fixed pair this is a sum of ``n`` iid centred
-    rank-one terms of size :math:`k/n`, so it decays like :math:`\sqrt{k/n}`. Layers are processed in
-    chunks of at most ``max_elements`` entries of the ``(layers, pairs, n)`` activation masks.
-
-    Returns
-    -------
-    torch.Tensor
-        Shape ``(len(n_values), layers, pairs)``, float64.
+    ``grad_norm`` is :math:`2^d \|v_x\| / \|x_0\|` (the scale of :math:`h` is :math:`2^{-d}`), ``(B, R)``.
     """
-    n_values = check_int_list(n_values, "n_values")
-    k, layers, pairs = check_positive_int(k, "k"), check_positive_int(layers, "layers"), check_positive_int(pairs, "pairs")
-    dev = resolve_device(device)
-    g = make_generator(seed)
-    out = torch.empty(len(n_values), layers, pairs, dtype=torch.float64)
-    for a, n in enumerate(n_values):
-        W = randn(layers, n, k, generator=g, dtype=torch.float64, device=dev) / math.sqrt(n)
-        x = _random_directions(layers, pairs, k, g, torch.float64, dev)
-        y = _random_directions(layers, pairs, k, g, torch.float64, dev)
-        chunk = max(1, int(max_elements) // (pairs * n * k))
-        for s in range(0, layers, chunk):
-            out[a, s : s + chunk] = wdc_deviation(W[s : s + chunk], x[s : s + chunk], y[s : s + chunk]).cpu()
-    return out
+
+    x: torch.Tensor
+    x0: torch.Tensor
+    grad_norm: torch.Tensor
 
 
-def rric_sweep(
-    m_values: Sequence[int],
-    widths: Sequence[int],
-    *,
-    instances: int,
-    quadruples: int,
-    seed: SeedLike = 0,
-    device: DeviceLike = "auto",
-) -> torch.Tensor:
-    r"""RRIC deviations of Gaussian :math:`A \in \mathbb{R}^{m \times n}` (entries :math:`\mathcal{N}(0,1/m)`) on random quadruples.
+def gradient_norm_minima(generator: ReLUGenerator, x0: torch.Tensor, start: torch.Tensor, *, steps: int, lr: float,
+                         operator: Optional[LinearOperator] = None) -> StationaryResult:
+    r"""Local minima of :math:`\|v_x\|` from ``start``, by Adam on :func:`gradient_norm_loss`.
 
-    ``instances`` independent pairs (network, :math:`A`) per ``m``; latents :math:`x_j \sim \mathcal{N}(0, I_k)`.
-    For fixed :math:`u, v` the deviation has standard deviation
-    :math:`\sqrt{(1 + \cos^2\angle(u, v))/m}`, so it decays like :math:`m^{-1/2}` (see :func:`rric_deviation`).
-
-    Returns
-    -------
-    torch.Tensor
-        Shape ``(len(m_values), instances, quadruples)``, float64.
+    Hand & Voroninski (2018, Thm 1) show a descent direction at every nonzero :math:`x` outside
+    neighbourhoods of :math:`x_0` and :math:`-\rho_d x_0`; where :math:`\|v_x\|` has a small local minimum,
+    :math:`f` is (nearly) stationary, so these minima are where the theorem's neighbourhoods can be
+    looked for. The loss is scaled by :math:`4^d` so that one step size fits every depth.
+    ``x0`` is ``(B, k)``, ``start`` ``(B, R, k)``.
     """
-    m_values = check_int_list(m_values, "m_values")
-    instances, quadruples = check_positive_int(instances, "instances"), check_positive_int(quadruples, "quadruples")
-    widths = [int(w) for w in widths]
-    g = make_generator(seed)
-    G = ReLUGenerator.random(widths, batch=instances, seed=g, dtype=torch.float64, device=device)
-    k, n = G.latent_dim, G.output_dim
-    xs = [randn(instances, quadruples, k, generator=g, dtype=torch.float64, device=G.device) for _ in range(4)]
-    out = torch.empty(len(m_values), instances, quadruples, dtype=torch.float64)
-    for a, m in enumerate(m_values):
-        A = MatrixOperator.gaussian(m, n, batch=instances, seed=g, dtype=torch.float64, device=G.device)
-        out[a] = rric_deviation(A, G, *xs).cpu()
-    return out
+    steps = check_positive_int(steps, "steps")
+    check_positive(lr, "lr")
+    if start.dim() != 3 or x0.dim() != 2 or start.shape[0] != x0.shape[0] or start.shape[2] != x0.shape[1]:
+        raise ValueError(f"start must be (B, R, k) and x0 (B, k), got {tuple(start.shape)} and {tuple(x0.shape)}")
+    scale = 4.0 ** generator.depth
+    res = minimize(lambda x: scale * gradient_norm_loss(generator, x, x0, operator), start, steps=steps, lr=lr,
+                   method="adam")
+    with torch.no_grad():
+        g = empirical_gradient(generator, res.x, x0, operator).norm(dim=-1) * 2**generator.depth
+    return StationaryResult(x=res.x, x0=x0, grad_norm=g / x0.norm(dim=-1, keepdim=True))
 
 
-def gradient_deviation_sweep(
-    width_values: Sequence[int],
-    *,
-    k: int,
-    depth: int,
-    networks: int,
-    points: int,
-    seed: SeedLike = 0,
-    device: DeviceLike = "auto",
-) -> torch.Tensor:
-    r"""How far the empirical gradient is from the expected one, :math:`2^d\|v_x - h_{x,x_0}\| / \|x_0\|`.
-
-    Networks ``[k, w, ..., w]`` of depth ``d`` (weights :math:`\mathcal{N}(0, 1/w)`), unit
-    :math:`x_0` and ``points`` random unit :math:`x` per network. The factor :math:`2^d` puts the
-    deviation on the scale of :math:`h` itself (:math:`\|h\| \lesssim \|x\| + \|x_0\|` times :math:`2^{-d}`).
-    Hand & Voroninski (2018) bound it by :math:`O(d^3 \sqrt{\epsilon})` under WDC(:math:`\epsilon`).
-
-    Returns
-    -------
-    torch.Tensor
-        Shape ``(len(width_values), networks, points)``, float64.
-    """
-    width_values = check_int_list(width_values, "width_values")
-    k, depth = check_positive_int(k, "k"), check_positive_int(depth, "depth")
-    networks, points = check_positive_int(networks, "networks"), check_positive_int(points, "points")
-    g = make_generator(seed)
-    out = torch.empty(len(width_values), networks, points, dtype=torch.float64)
-    for a, w in enumerate(width_values):
-        G = ReLUGenerator.random([k] + [w] * depth, batch=networks, seed=g, dtype=torch.float64, device=device)
-        x0 = _random_directions(networks, 1, k, g, torch.float64, G.device)[:, 0]
-        x = _random_directions(networks, points, k, g, torch.float64, G.device)
-        with torch.no_grad():
-            v = empirical_gradient(G, x, x0)
-        h = expected_gradient(x, x0.unsqueeze(1), depth)
-        out[a] = ((v - h).norm(dim=-1) * 2**depth).cpu()
-    return out
-
-
+# ----------------------------------------------------------------------------- the descent scheme
 @dataclass
 class DescentResult:
-    r"""Result of :func:`descent`.
+    r"""Result of :func:`descent` and :func:`expected_descent`.
 
     Attributes
     ----------
@@ -606,6 +760,9 @@ class DescentResult:
     error : :math:`\|x - x_0\| / \|x_0\|`, ``(B, R)``.
     projection : :math:`\langle x, x_0\rangle / \|x_0\|^2`, ``(B, R)``.
     flips : negation-check flips, ``(B, R)``.
+    path : the error :math:`\|x_t - x_0\|/\|x_0\|` at steps ``0, e, 2e, ...`` (``e = record_every``),
+        shape ``(T, B, R)``; empty when not recorded.
+    record_every : ``e``.
     """
 
     x: torch.Tensor
@@ -615,6 +772,41 @@ class DescentResult:
     error: torch.Tensor
     projection: torch.Tensor
     flips: torch.Tensor
+    path: torch.Tensor = None
+    record_every: int = 0
+
+
+def _run_descent(fun, x0: torch.Tensor, start: torch.Tensor, *, steps: int, lr: float, negate_every: int,
+                 record_every: int) -> DescentResult:
+    """Gradient descent on ``fun`` by :func:`ilib.optim.minimize`, in chunks of ``record_every`` steps when recording.
+
+    Gradient descent keeps no state between steps, so chunks give exactly the iterates of one run; the
+    negation check falls on the same steps (every ``negate_every``, starting with the first).
+    """
+    steps = check_positive_int(steps, "steps")
+    check_positive(lr, "lr")
+    negate_every = check_nonneg_int(negate_every, "negate_every")
+    record_every = check_nonneg_int(record_every, "record_every")
+    if start.dim() != 3 or x0.dim() != 2 or start.shape[0] != x0.shape[0] or start.shape[2] != x0.shape[1]:
+        raise ValueError(f"start must be (B, R, k) and x0 (B, k), got {tuple(start.shape)} and {tuple(x0.shape)}")
+    if record_every and negate_every and negate_every % record_every:
+        raise ValueError(f"record_every must divide negate_every={negate_every}, got record_every={record_every}")
+    n0 = x0.norm(dim=-1, keepdim=True)
+    err = lambda x: (x - x0.unsqueeze(1)).norm(dim=-1) / n0  # noqa: E731
+    chunk = record_every or steps
+    x, flips, path, done = start, torch.zeros(start.shape[:-1], dtype=torch.long, device=start.device), [], 0
+    while done < steps:
+        if record_every:
+            path.append(err(x).detach())
+        t = min(chunk, steps - done)
+        due = negate_every and done % negate_every == 0
+        res = minimize(fun, x, steps=t, lr=lr, method="gd", negate_every=negate_every if due else 0)
+        x, flips, done = res.x, flips + res.flips, done + t
+    if record_every:
+        path.append(err(x).detach())
+    proj = (x * x0.unsqueeze(1)).sum(-1) / (n0 * n0)
+    hist = torch.stack(path) if path else torch.empty(0)
+    return DescentResult(x, x0, start, res.loss, err(x), proj, flips, hist, record_every)
 
 
 def descent(
@@ -626,6 +818,7 @@ def descent(
     steps: int,
     lr: float,
     negate_every: int = 0,
+    record_every: int = 0,
 ) -> DescentResult:
     r"""Gradient descent on :math:`f(x) = \tfrac12\|A G(x) - A G(x_0)\|^2`, with or without the negation check.
 
@@ -639,19 +832,16 @@ def descent(
     where :math:`2^d` undoes the :math:`2^{-d}` scale of the Hand–Voroninski landscape (its Hessian
     at :math:`x_0` is about :math:`I / 2^d`), so ``lr`` near 1 is a well-scaled step at every depth.
     ``negate_every = 0`` is plain gradient descent. Runs :func:`ilib.optim.minimize` (``method="gd"``)
-    on all ``B x R`` starts at once.
+    on all ``B x R`` starts at once; ``record_every > 0`` records the error path (it must divide
+    ``negate_every``).
 
     Parameters
     ----------
     x0 : (B, k) ground truths; start : (B, R, k) starting points.
     """
-    steps = check_positive_int(steps, "steps")
-    check_positive(lr, "lr")
-    if start.dim() != 3 or x0.dim() != 2 or start.shape[0] != x0.shape[0] or start.shape[2] != x0.shape[1]:
-        raise ValueError(f"start must be (B, R, k) and x0 (B, k), got {tuple(start.shape)} and {tuple(x0.shape)}")
     with torch.no_grad():
-        y0 = generator(x0.unsqueeze(1))
-        if operator is not None:
+        y0 = generator(x0.unsqueeze(1)) if x0.dim() == 2 else None
+        if operator is not None and y0 is not None:
             y0 = operator(y0)
 
     def fun(x: torch.Tensor) -> torch.Tensor:
@@ -661,15 +851,38 @@ def descent(
         r = y - y0
         return 0.5 * (r * r).sum(-1)
 
-    res = minimize(fun, start, steps=steps, lr=lr * 2**generator.depth, method="gd", negate_every=int(negate_every))
-    n0 = x0.norm(dim=-1, keepdim=True)
-    err = (res.x - x0.unsqueeze(1)).norm(dim=-1) / n0
-    proj = (res.x * x0.unsqueeze(1)).sum(-1) / (n0 * n0)
-    return DescentResult(res.x, x0, start, res.loss, err, proj, res.flips)
+    return _run_descent(fun, x0, start, steps=steps, lr=check_positive(lr, "lr") * 2**generator.depth,
+                        negate_every=negate_every, record_every=record_every)
 
 
-def _expansive_widths(k: int, depth: int, expansion: float) -> list[int]:
-    return [k] + [int(round(k * expansion**i)) for i in range(1, depth + 1)]
+class _ExpectedLoss(torch.autograd.Function):
+    """:math:`\\bar f(x)` with its exact gradient :math:`h_{x,x_0}` (autograd through arccos is singular on the rays)."""
+
+    @staticmethod
+    def forward(ctx, x, x0, d):
+        ctx.save_for_backward(x, x0)
+        ctx.d = d
+        return expected_loss(x, x0, d)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, x0 = ctx.saved_tensors
+        return grad.unsqueeze(-1) * expected_gradient(x, x0, ctx.d), None, None
+
+
+def expected_descent(x0: torch.Tensor, start: torch.Tensor, depth: int, *, steps: int, lr: float,
+                     negate_every: int = 0, record_every: int = 0) -> DescentResult:
+    r""":func:`descent` on the large-width landscape :math:`\bar f` (:func:`expected_loss`), whose gradient is :math:`h_{x,x_0}`.
+
+    The same steps :math:`x \leftarrow x - \mathrm{lr}\,2^d\, h_{x,x_0}` and negation check, for the
+    infinite-width network: what the iterates of :func:`descent` tend to as the widths grow, when
+    :math:`v_x \to h_{x,x_0}` uniformly (Hand & Voroninski 2018). ``x0`` is ``(B, k)``, ``start`` ``(B, R, k)``.
+    """
+    depth = check_positive_int(depth, "depth")
+    target = x0.unsqueeze(1)
+    fun = lambda x: _ExpectedLoss.apply(x, target.expand_as(x), depth)  # noqa: E731
+    return _run_descent(fun, x0, start, steps=steps, lr=check_positive(lr, "lr") * 2**depth, negate_every=negate_every,
+                        record_every=record_every)
 
 
 def cone_starts(x0: torch.Tensor, count: int, *, angle: float, radii: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
@@ -697,218 +910,3 @@ def cone_starts(x0: torch.Tensor, count: int, *, angle: float, radii: tuple[floa
     phi = angle * torch.rand(B, count, 1, generator=generator, dtype=torch.float64).to(device=dev, dtype=dt)
     r = lo + (hi - lo) * torch.rand(B, count, 1, generator=generator, dtype=torch.float64).to(device=dev, dtype=dt)
     return r * n0.unsqueeze(1) * (-torch.cos(phi) * xh + torch.sin(phi) * u)
-
-
-START_KINDS = ("random", "cone")
-
-
-@dataclass
-class SuccessSweep:
-    r"""Result of :func:`success_sweep`.
-
-    Keys are ``(case, negate, kind)`` with ``case`` in ``("inversion", "compressive")``,
-    ``negate`` in ``(False, True)`` and ``kind`` in ``("random", "cone")``.
-
-    Attributes
-    ----------
-    rate : ``(len(depth_values), len(expansion_values))`` success rates per key (NaN where a
-        configuration was skipped because its output exceeds ``max_width``).
-    wrong_side : same shape, the fraction ending with :math:`\langle x_T, x_0\rangle < 0`.
-    projection : per key, a dict ``{(d, c): (B, R)}`` of final :math:`\langle x_T, x_0\rangle/\|x_0\|^2`.
-    error : per key, a dict ``{(d, c): (B, R)}`` of :math:`\|x_T - x_0\|/\|x_0\|`.
-    ray_t : per case, a dict ``{(d, c): (B,)}`` of every network's negative-ray critical point
-        :math:`t^\star` (:func:`ray_critical_point`, with :math:`A` in the compressive case).
-    widths, m : the widths and number of measurements of every configuration run.
-    """
-
-    depth_values: list
-    expansion_values: list
-    widths: dict
-    m: dict
-    rate: dict
-    wrong_side: dict
-    projection: dict
-    error: dict
-    ray_t: dict
-
-
-def success_sweep(
-    depth_values: Sequence[int],
-    expansion_values: Sequence[float],
-    *,
-    k: int,
-    networks: int,
-    starts: int,
-    cone_count: int,
-    steps: int,
-    lr: float,
-    negate_every: int,
-    cone_angle: float = math.pi / 6,
-    m_factor: float = 8.0,
-    max_width: int = 4096,
-    tol: float = 0.1,
-    init_std: float = 1.0,
-    cases: Sequence[str] = ("inversion", "compressive"),
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float32,
-    device: DeviceLike = "auto",
-) -> SuccessSweep:
-    r"""Success of gradient descent with and without the negation check, over depth and expansivity.
-
-    For every depth ``d`` and expansion factor ``c``: ``networks`` random networks with widths
-    :math:`n_i = \mathrm{round}(k c^i)` (skipped when :math:`n_d` exceeds ``max_width``), a random
-    unit :math:`x_0` per network, and two kinds of starts per network: ``starts`` random ones,
-    :math:`\mathcal{N}(0, \mathrm{init\_std}^2 I_k)`, and ``cone_count`` on the wrong side
-    (:func:`cone_starts`, half-angle ``cone_angle`` around :math:`-x_0`, radii in
-    :math:`[0.25, 1.5]\|x_0\|`). :func:`descent` runs plain (``negate_every = 0``) and with the
-    negation check, for inversion (:math:`A = I`) and the compressive case (Gaussian :math:`A` with
-    :math:`m = \min(n_d, \lceil m_\mathrm{factor}\, k d\rceil)` rows), on the same networks,
-    targets and starts, all starts of a configuration in one batch.
-    A run succeeds when :math:`\|x_T - x_0\| \le \mathrm{tol}\,\|x_0\|`.
-    """
-    depth_values = check_int_list(depth_values, "depth_values")
-    expansion_values = check_list(expansion_values, "expansion_values", check_positive)
-    k, networks = check_positive_int(k, "k"), check_positive_int(networks, "networks")
-    starts, cone_count = check_positive_int(starts, "starts"), check_positive_int(cone_count, "cone_count")
-    steps = check_positive_int(steps, "steps")
-    check_positive(lr, "lr")
-    negate_every = check_positive_int(negate_every, "negate_every")
-    check_positive(m_factor, "m_factor")
-    check_positive(tol, "tol")
-    check_positive(init_std, "init_std")
-    max_width = check_positive_int(max_width, "max_width")
-    cases = list(cases)
-    for c in cases:
-        if c not in ("inversion", "compressive"):
-            raise ValueError(f"cases must hold 'inversion' and/or 'compressive', got {c!r}")
-    dt = resolve_dtype(dtype)
-    g = make_generator(seed)
-    shape = (len(depth_values), len(expansion_values))
-    keys = [(c, neg, kind) for c in cases for neg in (False, True) for kind in START_KINDS]
-    rate = {key: torch.full(shape, float("nan"), dtype=torch.float64) for key in keys}
-    wrong = {key: torch.full(shape, float("nan"), dtype=torch.float64) for key in keys}
-    proj = {key: {} for key in keys}
-    errs = {key: {} for key in keys}
-    ray_t = {c: {} for c in cases}
-    widths_used, m_used = {}, {}
-    for a, d in enumerate(depth_values):
-        for b, c in enumerate(expansion_values):
-            widths = _expansive_widths(k, d, c)
-            if widths[-1] > max_width:
-                continue
-            widths_used[(d, c)] = widths
-            G = ReLUGenerator.random(widths, batch=networks, seed=g, dtype=dt, device=device)
-            x0 = _random_directions(networks, 1, k, g, dt, G.device)[:, 0]
-            x_rand = init_std * randn(networks, starts, k, generator=g, dtype=dt, device=G.device)
-            x_cone = cone_starts(x0, cone_count, angle=cone_angle, radii=(0.25, 1.5), generator=g)
-            x_start = torch.cat([x_rand, x_cone], dim=1)
-            m = min(widths[-1], int(math.ceil(m_factor * k * d)))
-            m_used[(d, c)] = m
-            A = MatrixOperator.gaussian(m, widths[-1], batch=networks, seed=g, dtype=dt, device=G.device)
-            for case in cases:
-                op = A if case == "compressive" else None
-                with torch.no_grad():
-                    ray_t[case][(d, c)] = ray_critical_point(G, x0, op).to(torch.float64).cpu()
-                for neg in (False, True):
-                    res = descent(G, x0, x_start, operator=op, steps=steps, lr=lr, negate_every=negate_every if neg else 0)
-                    for kind, sl in (("random", slice(0, starts)), ("cone", slice(starts, starts + cone_count))):
-                        e, p = res.error[:, sl], res.projection[:, sl]
-                        key = (case, neg, kind)
-                        rate[key][a, b] = (e <= tol).to(torch.float64).mean().item()
-                        wrong[key][a, b] = (p < 0).to(torch.float64).mean().item()
-                        proj[key][(d, c)] = p.to(torch.float64).cpu()
-                        errs[key][(d, c)] = e.to(torch.float64).cpu()
-    return SuccessSweep(depth_values, expansion_values, widths_used, m_used, rate, wrong, proj, errs, ray_t)
-
-
-@dataclass
-class DenoisingResult:
-    r"""Result of :func:`denoising_sweep`.
-
-    ``error[a, s]`` holds :math:`\|G(\hat x) - G(x^*)\|^2` for ``k_values[a]`` and
-    ``sigma2_values[s]``, one value per (network, trial): shape ``(K, S, B * T)``.
-    ``noise_energy`` holds :math:`\|\eta\|^2` likewise; ``n`` is the output dimension.
-    """
-
-    k_values: list
-    sigma2_values: list
-    n: int
-    error: torch.Tensor
-    noise_energy: torch.Tensor
-    latent_error: torch.Tensor
-
-
-def denoising_sweep(
-    k_values: Sequence[int],
-    sigma2_values: Sequence[float],
-    *,
-    hidden: int,
-    n: int,
-    networks: int,
-    trials: int,
-    steps: int,
-    lr: float,
-    negate_every: int,
-    seed: SeedLike = 0,
-    dtype: DTypeLike = torch.float64,
-    device: DeviceLike = "auto",
-) -> DenoisingResult:
-    r"""Denoising with a random two-layer network (Heckel, Huang, Hand & Voroninski 2018, Fig. 3).
-
-    Networks ``k - hidden - n`` with weights :math:`\mathcal{N}(0, 2/n_i)` (norm preserving),
-    :math:`x^* \sim \mathcal{N}(0, I_k)`, :math:`y = G(x^*) + \eta`,
-    :math:`\eta \sim \mathcal{N}(0, \sigma^2 I_n / n)` (so :math:`\mathbb{E}\|\eta\|^2 = \sigma^2`),
-    and :math:`\hat x` from gradient descent with the negation check on
-    :math:`\tfrac12\|G(x) - y\|^2` (:func:`ilib.optim.minimize`). The theorem bounds
-
-    .. math::
-
-        \|G(\hat x) - G(x^*)\|^2 \lesssim \sigma^2 \frac{k}{n}
-
-    up to logarithmic and depth factors; near :math:`x^*` the network is the linear map
-    :math:`\Lambda_{x^*}` of rank :math:`k`, and projecting the noise onto its range gives exactly
-    :math:`\sigma^2 k/n` in expectation.
-
-    All (σ², network, trial) problems for one ``k`` run in one batch; ``k`` values run in turn
-    because the latent dimension changes the network.
-    """
-    k_values = check_int_list(k_values, "k_values")
-    sigma2_values = check_list(sigma2_values, "sigma2_values", check_nonneg)
-    hidden, n = check_positive_int(hidden, "hidden"), check_positive_int(n, "n")
-    networks, trials, steps = check_positive_int(networks, "networks"), check_positive_int(trials, "trials"), check_positive_int(steps, "steps")
-    check_positive(lr, "lr")
-    negate_every = check_positive_int(negate_every, "negate_every")
-    for k in k_values:
-        if k > n:
-            raise ValueError(f"every element of k_values must be at most n={n}, got k={k}")
-    dt = resolve_dtype(dtype)
-    g = make_generator(seed)
-    S, B, T = len(sigma2_values), networks, trials
-    err = torch.empty(len(k_values), S, B * T, dtype=torch.float64)
-    noise = torch.empty_like(err)
-    lat = torch.empty_like(err)
-    sig = torch.tensor(sigma2_values, dtype=dt).sqrt()
-    for a, k in enumerate(k_values):
-        G = ReLUGenerator.random([k, hidden, n], batch=B, seed=g, gain=2.0, dtype=dt, device=device)
-        dev = G.device
-        x_star = randn(B, S * T, k, generator=g, dtype=dt, device=dev)
-        eta = randn(B, S * T, n, generator=g, dtype=dt, device=dev) / math.sqrt(n)
-        eta = eta * sig.to(dev).repeat_interleave(T).reshape(1, S * T, 1)
-        with torch.no_grad():
-            clean = G(x_star)
-            y = clean + eta
-
-        def fun(x: torch.Tensor) -> torch.Tensor:
-            r = G(x) - y
-            return 0.5 * (r * r).sum(-1)
-
-        start = randn(B, S * T, k, generator=g, dtype=dt, device=dev)
-        res = minimize(fun, start, steps=steps, lr=lr, method="gd", negate_every=negate_every)
-        with torch.no_grad():
-            e = ((G(res.x) - clean) ** 2).sum(-1)  # (B, S*T)
-            le = (res.x - x_star).norm(dim=-1) / x_star.norm(dim=-1)
-        to = lambda t: t.reshape(B, S, T).permute(1, 0, 2).reshape(S, B * T).to(torch.float64).cpu()  # noqa: E731
-        err[a] = to(e)
-        noise[a] = to((eta * eta).sum(-1))
-        lat[a] = to(le)
-    return DenoisingResult(k_values, sigma2_values, n, err, noise, lat)

@@ -34,7 +34,15 @@ probability for a ``d``-layer ReLU generator. This module bounds
   restricted eigenvalue :math:`\min_{\|v\|_0 \le s} \|Av\|/\|v\|` the lemma generalises;
 * :func:`gordon_bound` and the Gaussian widths that feed it (Gordon 1988):
   :math:`\mathbb{E}\,\gamma \ge (a_m - w(T))/\sqrt m \approx 1 - \sqrt{k_{\mathrm{eff}}/m}`;
-* the experiments the notebook ``02_srec`` calls, and the threshold/fit helpers.
+  :func:`gordon_tail_bound` and :func:`union_tail_bound`, the tails
+  :math:`P(\gamma < 1 - \alpha)` the lemmas bound, with explicit constants;
+* :func:`lemma42_count` and :func:`lipschitz_count`: sufficient measurement counts from the proofs of
+  Lemmas 4.2 and 4.1 with explicit constants (ours), and :func:`log_region_count`;
+* :func:`relu_k2_least_squares` (the exact CSGM minimiser and the exact projection onto a
+  :math:`k = 2` one-layer range) and :func:`lemma43_bound`, the recovery bound of Lemma 4.3;
+* :func:`nested_operators` and :func:`fit_effective_dimension`.
+
+The sweeps that use them live in :mod:`ilib.experiments.srec` (notebook ``02_srec``).
 """
 
 from __future__ import annotations
@@ -48,8 +56,8 @@ import numpy as np
 import torch
 
 from . import stats
-from ._checks import check_int_list, check_nonneg, check_nonneg_int, check_positive, check_positive_int
-from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype, spawn
+from ._checks import check_in_range, check_int_list, check_nonneg, check_nonneg_int, check_positive, check_positive_int
+from .device import DeviceLike, DTypeLike, SeedLike, make_generator, rand, randn, resolve_device, resolve_dtype
 from .generators import LinearGenerator, ReLUGenerator
 from .operators import LinearOperator, MatrixOperator
 from .optim import minimize, project_ball
@@ -225,6 +233,120 @@ def _tracked_search(ratio, x0: torch.Tensor, *, steps: int, lr: float, method: s
     return best, best_x
 
 
+def _feasible(x: torch.Tensor, k: int, radius: Optional[float], normalise: bool) -> torch.Tensor:
+    """Pairs ``(..., 2k)`` moved onto the search's feasible set: the ball ``||z_i|| <= radius``, or the sphere
+    of radius ``sqrt(2k)`` when the ratio is scale-free (``normalise``)."""
+    if radius is not None:
+        return project_ball(radius)(x.reshape(*x.shape[:-1], 2, k)).reshape(x.shape)
+    if normalise:
+        return x * (math.sqrt(2 * k) / x.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny))
+    return x
+
+
+def region_jumps(
+    operator: LinearOperator,
+    generator: Generator,
+    x: torch.Tensor,
+    *,
+    iters: int = 5,
+    perturbations: int = 3,
+    scale: float = 0.05,
+    steps_t: Sequence[float] = (0.1, 0.3, 0.6, 1.0),
+    delta: float = 0.0,
+    radius: Optional[float] = None,
+    seed: SeedLike = 0,
+    max_elements: int = 2**24,
+) -> torch.Tensor:
+    r"""Move latent pairs ``(B, R, 2k)`` to pairs of smaller S-REC ratio by exact steps on activation regions.
+
+    On the activation regions of :math:`z_1` and :math:`z_2` a piecewise-linear generator is linear,
+    :math:`G(u) - G(v) = \Lambda_{z_1}u - \Lambda_{z_2}v = Mc` with :math:`M = [\Lambda_{z_1}, -\Lambda_{z_2}]`
+    and :math:`c = (u, v)`. The smallest ratio over the span of the two regions is attained at the bottom
+    generalised eigenvector of
+
+    .. math::
+
+        M^\top A^\top A M\, c = \lambda\, M^\top M\, c
+
+    (the quantity :func:`region_pair_bound` bounds). A jump evaluates the true ratio at the points
+    :math:`(1-t)x + t(\pm c)` for ``t`` in ``steps_t`` (each moved onto the feasible set) and keeps the
+    best of them and ``x``: the ratio never increases, and every value is the ratio of an actual pair, so
+    the result is still an upper bound on :math:`\gamma`. When :math:`c` lies in the two regions the jump
+    lands on the exact minimum over them; when it does not, the line search crosses into a neighbouring
+    region. Each jump also tries the regions met at ``perturbations - 1`` random points
+    :math:`x + \epsilon\|x\|\xi/\sqrt{2k}` (:math:`\epsilon` = ``scale``, :math:`\xi` standard normal), so a
+    pair that sits on a region boundary can take the eigenvector of the region on the other side (an
+    active-set step). With ``radius`` the pairs stay in the ball, and every candidate is also tried scaled
+    out to its boundary (with :math:`\delta > 0` a longer difference has a smaller ratio). Starts are
+    processed in chunks so that the local linear maps hold at most ``max_elements`` numbers at a time.
+
+    This is our addition to the search of Bora et al. (2017) and the theory notes (Sec. 1.4); it is
+    what makes the search meet the exact :math:`k = 2` value (notebook 02, section (b)).
+    """
+    iters = check_nonneg_int(iters, "iters")
+    perturbations = check_positive_int(perturbations, "perturbations")
+    check_positive(scale, "scale")
+    check_nonneg(delta, "delta")
+    if radius is not None:
+        check_positive(radius, "radius")
+    if not hasattr(generator, "local_linear_map"):
+        raise TypeError(f"generator must have a local_linear_map (piecewise linear), not {type(generator).__name__}")
+    _check_pair(operator, generator)
+    k = generator.latent_dim
+    if x.dim() != 3 or x.shape[-1] != 2 * k:
+        raise ValueError(f"x must have shape (B, R, {2 * k}), got {tuple(x.shape)}")
+    B, R, _ = x.shape
+    floor = 10.0 * math.sqrt(torch.finfo(x.dtype).eps)
+    ratio = _pair_objective(operator, generator, k, float(delta), floor)
+    normalise = radius is None and delta == 0 and _homogeneous(generator)
+    g = make_generator(seed)
+    tiny = torch.finfo(x.dtype).tiny
+    x = x.detach()
+    chunk = max(1, int(max_elements // max(1, B * generator.output_dim * 2 * k)))
+    if R > chunk:  # the local linear maps of all pairs at once would not fit: jump chunks of starts in turn
+        return torch.cat([region_jumps(operator, generator, x[:, i:i + chunk], iters=iters, perturbations=perturbations,
+                                       scale=scale, steps_t=steps_t, delta=delta, radius=radius, seed=g,
+                                       max_elements=max_elements) for i in range(0, R, chunk)], dim=1)
+    with torch.no_grad():
+        for _ in range(iters):
+            cands = [x]
+            for p in range(perturbations):
+                xp = x
+                if p:
+                    xi = randn(*x.shape, generator=g, dtype=x.dtype, device=x.device)
+                    xp = x + scale * x.norm(dim=-1, keepdim=True) * xi / math.sqrt(2 * k)
+                z = xp.reshape(B, R, 2, k)
+                M = torch.cat([generator.local_linear_map(z[:, :, 0]), -generator.local_linear_map(z[:, :, 1])], -1)
+                AM = operator(M.transpose(-1, -2)).transpose(-1, -2)  # (B, R, m, 2k)
+                # the small 2k x 2k eigenproblems in float64 whatever the working precision, on the range of M
+                # (M has rank < 2k when both latents share a region, or for a linear generator)
+                N = torch.nan_to_num((M.transpose(-1, -2) @ M).double())
+                K = torch.nan_to_num((AM.transpose(-1, -2) @ AM).double())
+                mu, V = torch.linalg.eigh(N)
+                drop = mu <= 1e-10 * mu[..., -1:].clamp_min(tiny)
+                W = V / mu.clamp_min(tiny).sqrt().unsqueeze(-2)
+                W = torch.where(drop.unsqueeze(-2), torch.zeros_like(W), W)
+                big = 1e6 * (1.0 + K.diagonal(dim1=-2, dim2=-1).abs().amax(-1))
+                Kt = W.transpose(-1, -2) @ K @ W + torch.diag_embed(drop.double() * big[..., None])
+                _, Y = torch.linalg.eigh(0.5 * (Kt + Kt.transpose(-1, -2)))
+                c = (W @ Y[..., :1]).squeeze(-1).to(x.dtype)
+                c = c * (x.norm(dim=-1, keepdim=True) / c.norm(dim=-1, keepdim=True).clamp_min(tiny))
+                c = torch.where(torch.isfinite(c), c, x)
+                for sign in (1.0, -1.0):
+                    for t in steps_t:
+                        y = _feasible((1 - t) * x + t * sign * c, k, radius, normalise)
+                        cands.append(y)
+                        if radius is not None:
+                            zn = y.reshape(B, R, 2, k).norm(dim=-1).amax(-1, keepdim=True)
+                            cands.append(y * (radius / zn.clamp_min(tiny)))
+            C = torch.stack(cands, 2)  # (B, R, candidates, 2k)
+            r, ok = ratio(C.reshape(B, R * C.shape[2], 2 * k))
+            r = torch.where(ok & torch.isfinite(r), r, torch.full_like(r, math.inf)).reshape(B, R, -1)
+            j = r.argmin(-1)
+            x = C.gather(2, j[..., None, None].expand(-1, -1, 1, 2 * k)).squeeze(2)
+    return x
+
+
 def adversarial_gamma(
     operator: LinearOperator,
     generator: Generator,
@@ -242,6 +364,9 @@ def adversarial_gamma(
     polish_factor: float = 0.1,
     z0: Optional[torch.Tensor] = None,
     method: str = "adam",
+    jumps: int = 0,
+    jump_perturbations: int = 3,
+    jump_scale: float = 0.05,
     seed: SeedLike = 0,
 ) -> AdversarialResult:
     r"""Upper bound on the S-REC constant by adversarial search over latent pairs, batched.
@@ -284,9 +409,14 @@ def adversarial_gamma(
         If ``polish_steps > 0``, continue every kept restart from its best pair
         for that many steps with step size ``lr * polish_factor``.
     z0 : torch.Tensor, optional
-        Explicit starts ``(B, R, 2, k)``; overrides ``restarts``, ``mix``, ``pool`` and ``seed``.
-    seed : int or torch.Generator
-        Seeds the starts.
+        Explicit starts ``(B, R, 2, k)``; overrides ``restarts``, ``mix``, ``pool`` and the starts' ``seed``.
+    jumps, jump_perturbations, jump_scale :
+        If ``jumps > 0``: ``jumps`` region jumps (:func:`region_jumps`) on every start of the pool before
+        the ``restarts`` best are kept (in place of the screening steps), and again on the kept pairs
+        after the gradient search; each jump also tries the regions of ``jump_perturbations - 1`` random
+        perturbations of relative size ``jump_scale``. Needs a generator with a ``local_linear_map``.
+    seed : int, Stream or torch.Generator
+        Seeds the starts and the jumps' perturbations.
 
     Notes
     -----
@@ -308,12 +438,16 @@ def adversarial_gamma(
     check_nonneg(delta, "delta")
     if radius is not None:
         check_positive(radius, "radius")
+    jumps = check_nonneg_int(jumps, "jumps")
+    jump_perturbations = check_positive_int(jump_perturbations, "jump_perturbations")
+    check_positive(jump_scale, "jump_scale")
     dtype, device = generator.dtype, generator.device
+    g = make_generator(seed)
     if z0 is None:
         restarts = check_positive_int(restarts, "restarts")
         n_start = restarts if pool is None else max(check_positive_int(pool, "pool"), restarts)
         z0, kinds = starting_pairs(
-            B, k, n_start, mix=mix, near_scale=near_scale, radius=radius, seed=seed, dtype=dtype, device=device
+            B, k, n_start, mix=mix, near_scale=near_scale, radius=radius, seed=g, dtype=dtype, device=device
         )
         kinds = kinds.expand(B, -1)
     else:
@@ -342,7 +476,16 @@ def adversarial_gamma(
     else:
         project = None
     x0 = z0.reshape(B, z0.shape[1], 2 * k)
-    if x0.shape[1] > restarts and screen_steps > 0:
+    jump = dict(iters=jumps, perturbations=jump_perturbations, scale=jump_scale, radius=radius, seed=g)
+    if jumps:
+        x0 = region_jumps(operator, generator, x0, delta=float(delta), **jump)
+    if x0.shape[1] > restarts and jumps:
+        with torch.no_grad():
+            r, ok = ratio(x0)
+        top = torch.where(ok, r, torch.full_like(r, math.inf)).argsort(dim=1)[:, :restarts]
+        x0 = x0.gather(1, top.unsqueeze(-1).expand(-1, -1, 2 * k))
+        kinds = kinds.gather(1, top)
+    elif x0.shape[1] > restarts and screen_steps > 0:
         screened, xs = _tracked_search(ratio, x0, steps=screen_steps, lr=lr, method=method, project=project)
         top = screened.argsort(dim=1)[:, :restarts]
         x0 = xs.gather(1, top.unsqueeze(-1).expand(-1, -1, 2 * k))
@@ -354,6 +497,8 @@ def adversarial_gamma(
         # a second, finer search from the best pair of every restart: a constant step size leaves the iterates
         # circling the minimum at a distance of order lr
         _, best_x = _tracked_search(ratio, best_x, steps=polish_steps, lr=lr * polish_factor, method=method, project=project)
+    if jumps:
+        best_x = region_jumps(operator, generator, best_x, delta=float(delta), **jump)
     with torch.no_grad():
         # recompute the ratio at the kept pairs: the value returned is the ratio of an actual pair
         r, ok = ratio(best_x)
@@ -378,21 +523,22 @@ def linear_gamma(operator: LinearOperator, generator: LinearGenerator) -> torch.
         = \sqrt{\lambda_{\min}(U^\top A^\top A U,\ U^\top U)}
         = \sigma_{\min}(AU) \ \text{ for orthonormal } U
 
-    (theory notes Sec. 1.4, special case 1). ``U`` must have full column rank.
+    (theory notes Sec. 1.4, special case 1). ``U`` must have full column rank. Computed as
+    :math:`\sigma_{\min}(AQ)` with :math:`U = QR` (thin QR) from the singular values, accurate to rounding
+    relative to :math:`\|AQ\|` even when :math:`\gamma` is near 0 (the square root of an eigenvalue would
+    lose half the digits there); :math:`\gamma = 0` when :math:`m < k`.
     """
     if not isinstance(generator, LinearGenerator):
         raise TypeError(f"generator must be a LinearGenerator, not {type(generator).__name__}")
     _check_pair(operator, generator)
-    Ut = generator.U.transpose(1, 2)  # (B, k, n)
-    AUt = operator(Ut)  # (B, k, m)
-    M = AUt @ AUt.transpose(1, 2)
-    N = Ut @ Ut.transpose(1, 2)
-    L, info = torch.linalg.cholesky_ex(N)
-    if bool((info != 0).any()):
+    Q, R = torch.linalg.qr(generator.U)  # (B, n, k), (B, k, k)
+    diag = R.diagonal(dim1=-2, dim2=-1).abs()
+    if bool((diag <= 1e-12 * diag.amax(dim=-1, keepdim=True).clamp_min(torch.finfo(diag.dtype).tiny)).any()):
         raise ValueError("generator.U must have full column rank")
-    K = torch.linalg.solve_triangular(L, torch.linalg.solve_triangular(L, M, upper=False).transpose(1, 2), upper=False)
-    lam = torch.linalg.eigvalsh(0.5 * (K + K.transpose(1, 2)))[..., 0]
-    return lam.clamp_min(0).sqrt()
+    AQ = operator(Q.transpose(1, 2)).transpose(1, 2)  # (B, m, k)
+    if AQ.shape[-2] < AQ.shape[-1]:
+        return torch.zeros(AQ.shape[0], dtype=AQ.dtype, device=AQ.device)
+    return torch.linalg.svdvals(AQ)[..., -1]
 
 
 # =============================================================================== exact: one-layer ReLU, k = 2
@@ -714,6 +860,237 @@ def region_pair_bound(operator: LinearOperator, generator: Generator, z1: torch.
     return torch.linalg.eigvalsh(G)[:, 0].clamp_min(0).sqrt()
 
 
+# =============================================================================== exact least squares over a k = 2 range
+def relu_k2_least_squares(operator: LinearOperator, generator: ReLUGenerator, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Exact :math:`\min_{x \in G(\mathbb{R}^2)} \|y - Ax\|` for a one-layer ReLU net :math:`G(z) = \mathrm{relu}(Wz)`.
+
+    The range is the union of the 2n cones :math:`C_s = \mathrm{cone}(G(r_s), G(r_{s+1}))`
+    (:func:`relu_k2_rays`), so
+
+    .. math::
+
+        \min_{x \in G(\mathbb{R}^2)} \|y - Ax\|^2 = \min_s \min_{c \ge 0} \|y - A[e_s, e_{s+1}]\,c\|^2,
+
+    a two-variable non-negative least-squares problem per cone, solved in closed form (the
+    unconstrained solution if it is non-negative, else the best of the two one-generator solutions
+    and :math:`c = 0`). With the identity operator this is the projection of ``y`` onto the range.
+    ``y`` has shape ``(B, m)``. Returns ``(residual norm (B,), minimiser x (B, n))``: the global CSGM
+    minimiser (Bora et al. 2017) for this generator, found without optimisation.
+    """
+    _check_relu_k2(generator)
+    B = _check_pair(operator, generator)
+    if y.dim() != 2 or y.shape[-1] != operator.out_dim or y.shape[0] not in (1, B):
+        raise ValueError(f"y must have shape ({B}, {operator.out_dim}), got {tuple(y.shape)}")
+    B = max(B, y.shape[0])
+    rays = relu_k2_rays(generator)
+    E = generator(rays)  # (Bg, S, n)
+    if E.shape[0] == 1 and B > 1:
+        E = E.expand(B, -1, -1)
+    S = E.shape[1]
+    AE = operator(E)  # (B, S, m)
+    yy = y.expand(B, -1)
+    a, b = AE, AE.roll(-1, dims=1)  # generators of cone s: e_s and e_{s+1}
+    aa, bb, ab = (a * a).sum(-1), (b * b).sum(-1), (a * b).sum(-1)
+    ay, by = (a * yy.unsqueeze(1)).sum(-1), (b * yy.unsqueeze(1)).sum(-1)
+    tiny = torch.finfo(y.dtype).tiny
+    det = aa * bb - ab * ab
+    ok2 = det > 1e-12 * (aa * bb).clamp_min(tiny)
+    ca = torch.where(ok2, (bb * ay - ab * by) / torch.where(ok2, det, torch.ones_like(det)), torch.full_like(det, -1.0))
+    cb = torch.where(ok2, (aa * by - ab * ay) / torch.where(ok2, det, torch.ones_like(det)), torch.full_like(det, -1.0))
+    zero = torch.zeros_like(aa)
+    one_a = torch.where(aa > 0, (ay / aa.clamp_min(tiny)).clamp_min(0), zero)
+    one_b = torch.where(bb > 0, (by / bb.clamp_min(tiny)).clamp_min(0), zero)
+    cands = torch.stack([torch.stack([ca, cb], -1), torch.stack([one_a, zero], -1), torch.stack([zero, one_b], -1)], -2)
+    feas = (cands >= 0).all(-1)  # (B, S, 3)
+    rhs = torch.stack([ay, by], -1).unsqueeze(-2)
+    gram = torch.stack([torch.stack([aa, ab], -1), torch.stack([ab, bb], -1)], -2)  # (B, S, 2, 2)
+    quad = torch.einsum("bsci,bsij,bscj->bsc", cands, gram, cands)
+    res2 = (yy * yy).sum(-1)[:, None, None] - 2 * (cands * rhs).sum(-1) + quad
+    res2 = torch.where(feas, res2, torch.full_like(res2, math.inf)).reshape(B, S * 3)
+    best, j = res2.min(dim=1)
+    s, c = j // 3, cands.reshape(B, S * 3, 2)[torch.arange(B, device=y.device), j]
+    x = c[:, :1] * E[torch.arange(B, device=y.device), s] + c[:, 1:] * E[torch.arange(B, device=y.device), (s + 1) % S]
+    resid = (operator(x.unsqueeze(1)).squeeze(1) - yy).norm(dim=-1)  # recomputed at the minimiser: no rounding of res2
+    return resid, x
+
+
+# =============================================================================== Lemma 4.3: the recovery bound
+def lemma43_bound(gamma, representation_error, noise_norm, eps, delta: float = 0.0):
+    r"""The right-hand side of Bora et al.'s Lemma 4.3 (deterministic), elementwise.
+
+    If :math:`A` satisfies S-REC(:math:`S, \gamma, \delta`), :math:`\|A(\bar x - x^*)\| \le 2\|\bar x - x^*\|`
+    for :math:`\bar x = \arg\min_{x \in S}\|x^* - x\|`, and :math:`\hat x \in S` fits
+    :math:`\|y - A\hat x\| \le \min_{x \in S}\|y - Ax\| + \epsilon`, then
+
+    .. math::
+
+        \|\hat x - x^*\| \le \Big(\frac{4}{\gamma} + 1\Big)\min_{x \in S}\|x^* - x\|
+        + \frac{2\|\eta\| + \epsilon + \delta}{\gamma}.
+
+    Returns ``inf`` where :math:`\gamma = 0`.
+    """
+    check_nonneg(delta, "delta")
+    g = np.asarray(gamma, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (4.0 / g + 1.0) * np.asarray(representation_error, float) + (
+            2.0 * np.asarray(noise_norm, float) + np.asarray(eps, float) + delta) / g
+    return np.where(g > 0, out, np.inf)
+
+
+# =============================================================================== tails and sufficient counts
+def gordon_tail_bound(width, m_values, level: float) -> np.ndarray:
+    r"""Upper bound on :math:`P(\min_{v \in T}\|Av\| < \ell)` for unit vectors :math:`T` of Gaussian width :math:`w`.
+
+    :math:`A \mapsto \min_{v\in T}\|\sqrt m A v\|` is 1-Lipschitz in the Frobenius norm, so Gordon's
+    inequality (:func:`gordon_bound`) and Gaussian concentration (Vershynin 2012, Prop. 5.34) give,
+    for :math:`A` with iid :math:`\mathcal{N}(0, 1/m)` entries,
+
+    .. math::
+
+        P\Big(\min_{v \in T}\|Av\| < \ell\Big) \le \exp\!\big(-m s^2/2\big), \qquad
+        s = \frac{a_m - w}{\sqrt m} - \ell,
+
+    when :math:`s > 0` (1 otherwise): the form :math:`1 - e^{-\Omega(\alpha^2 m)}` of Bora et al.'s
+    Lemmas 4.1/4.2 with :math:`\ell = 1 - \alpha`. Returns an array over ``m_values``.
+    """
+    ms = np.atleast_1d(np.asarray(m_values))
+    level = check_positive(level, "level")
+    s = gordon_bound(width, ms) - level
+    return np.where(s > 0, np.exp(-ms * np.clip(s, 0, None) ** 2 / 2), 1.0)
+
+
+def union_tail_bound(log_count: float, dim: int, m_values, level: float) -> np.ndarray:
+    r"""The union bound of Bora et al.'s Lemma 4.2 proof, with explicit constants.
+
+    If the normalised differences of the range lie in a union of :math:`N` subspaces of dimension at
+    most :math:`p`, then for each subspace :func:`gordon_tail_bound` with :math:`w = a_p` holds, and
+
+    .. math::
+
+        P(\gamma < \ell) \le \min\Big(1,\ N \exp\!\big(-m s_p^2/2\big)\Big), \qquad
+        s_p = \frac{a_m - a_p}{\sqrt m} - \ell
+
+    (1 where :math:`s_p \le 0`). ``log_count`` is :math:`\log N` (natural log).
+    """
+    check_nonneg(log_count, "log_count")
+    dim = check_positive_int(dim, "dim")
+    ms = np.atleast_1d(np.asarray(m_values))
+    level = check_positive(level, "level")
+    s = gordon_bound(gaussian_mean_norm(dim), ms) - level
+    with np.errstate(over="ignore"):
+        out = np.exp(np.minimum(log_count - ms * np.clip(s, 0, None) ** 2 / 2, 0.0))
+    return np.where(s > 0, out, 1.0)
+
+
+def log_region_count(widths: Sequence[int]) -> float:
+    r"""Log of an upper bound on the number of activation regions of a ReLU net of widths ``[k, n_1, ..., n_d]``.
+
+    .. math::
+
+        R \le \prod_{l=1}^{d} \sum_{j=0}^{\min(k, n_l)} \binom{n_l}{j},
+
+    the product form of Serra, Tjandraatmadja & Ramalingam (ICML 2018, Thm 1): within a region of the
+    layers below, layer :math:`l` is an arrangement of :math:`n_l` hyperplanes in a space of dimension at
+    most :math:`k`. Every layer counts, the output layer included (its ReLU also cuts the latent space).
+    """
+    ws = check_int_list(widths, "widths")
+    if len(ws) < 2:
+        raise ValueError(f"widths must hold the latent dimension and at least one layer, got {ws}")
+    k = ws[0]
+    total = 0.0
+    for n_l in ws[1:]:
+        terms = [math.lgamma(n_l + 1) - math.lgamma(j + 1) - math.lgamma(n_l - j + 1) for j in range(min(k, n_l) + 1)]
+        top = max(terms)
+        total += top + math.log(sum(math.exp(t - top) for t in terms))
+    return total
+
+
+def union_bound_m(log_count: float, dim: int, level: float, *, prob: float = 0.5, m_max: int = 10**7) -> int:
+    r"""The smallest ``m`` at which :func:`union_tail_bound` is at most ``prob``.
+
+    That is the smallest :math:`m` with :math:`a_m - a_p - \sqrt{2\ln(N/\mathrm{prob})} \ge \ell\sqrt m`.
+    With ``prob = 1/2`` it bounds the median threshold: at this :math:`m`, :math:`P(\gamma \ge \ell) \ge 1/2`.
+    Found by bisection (the left side minus the right grows with :math:`m` once positive).
+    """
+    check_nonneg(log_count, "log_count")
+    dim = check_positive_int(dim, "dim")
+    level = check_in_range(level, "level", 0.0, 1.0, lo_open=True, hi_open=True)
+    prob = check_in_range(prob, "prob", 0.0, 1.0, lo_open=True)
+    need = math.sqrt(2.0 * (log_count - math.log(prob))) + gaussian_mean_norm(dim)
+
+    def ok(m: int) -> bool:
+        return gaussian_mean_norm(m) - need >= level * math.sqrt(m)
+
+    lo, hi = 1, 2
+    while not ok(hi):
+        lo, hi = hi, 2 * hi
+        if hi > m_max:
+            raise ValueError(f"no m <= m_max={m_max} meets the bound (log_count={log_count}, level={level})")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi if not ok(lo) else lo
+
+
+def lemma42_count(widths: Sequence[int], level: float, *, prob: float = 0.5) -> int:
+    r"""A sufficient ``m`` for :math:`P(\gamma(A, G) \ge \ell) \ge` ``1 - prob``: Lemma 4.2's proof with explicit constants.
+
+    Bora et al. (2017, Lemma 4.2): the range of a ReLU net is a union of :math:`R` cones (one per
+    activation region; :func:`log_region_count` bounds :math:`R`), so differences of range points lie in
+    a union of :math:`N = R(R+1)/2` subspaces of dimension at most :math:`2k`; a subspace embedding
+    and a union bound (:func:`union_tail_bound`) finish. Returns :func:`union_bound_m` with
+    :math:`\log N` and :math:`p = 2k`: a count of order :math:`k d \log n` (our constants; the paper
+    states the order only).
+    """
+    ws = check_int_list(widths, "widths")
+    log_r = log_region_count(ws)
+    log_n = log_r + math.log1p(math.exp(-log_r)) - math.log(2.0) + log_r  # log(R (R + 1) / 2)
+    return union_bound_m(log_n, 2 * ws[0], level, prob=prob)
+
+
+def lipschitz_count(k: int, lipschitz: float, radius: float, delta: float, n: int, level: float, *,
+                    prob: float = 0.5) -> int:
+    r"""A sufficient ``m`` for S-REC(:math:`G(B^k(r)), \ell, \delta`) with probability ``1 - prob``, any L-Lipschitz G.
+
+    Bora et al.'s Lemma 4.1 route with one net and explicit constants (our derivation; the paper uses
+    chaining and states the order :math:`k\log(Lr/\delta)` only). Take an :math:`\epsilon`-net of
+    :math:`B^k(r)` with :math:`N \le (1 + 2r/\epsilon)^k` points. If every difference of two net images
+    has :math:`\|Av\| \ge \ell\|v\|` (a union bound over :math:`N^2` directions, :func:`union_tail_bound`
+    with :math:`p = 1`, probability ``prob/2``) and :math:`\|A\| \le 1 + (\sqrt n + t)/\sqrt m` with
+    :math:`e^{-t^2/2}` = ``prob/2`` (Vershynin 2012, Cor. 5.35), then for all pairs
+
+    .. math::
+
+        \|A(x_1 - x_2)\| \ge \ell\|x_1 - x_2\| - 2L\epsilon\Big(\ell + 1 + \frac{\sqrt n + t}{\sqrt m}\Big),
+
+    so :math:`\epsilon = \delta / (2L(\ell + 1 + (\sqrt n + t)/\sqrt m))` gives S-REC with slack
+    :math:`\delta`. Returns the smallest such ``m`` (by bisection; :math:`N` depends on ``m``): of order
+    :math:`k\log(Lr\sqrt{n/m}/\delta)`.
+    """
+    k = check_positive_int(k, "k")
+    lipschitz, radius, delta = check_positive(lipschitz, "lipschitz"), check_positive(radius, "radius"), check_positive(delta, "delta")
+    n = check_positive_int(n, "n")
+    level = check_in_range(level, "level", 0.0, 1.0, lo_open=True, hi_open=True)
+    prob = check_in_range(prob, "prob", 0.0, 1.0, lo_open=True)
+    t = math.sqrt(2.0 * math.log(2.0 / prob))
+    a1 = gaussian_mean_norm(1)
+
+    def ok(m: int) -> bool:
+        eps = delta / (2 * lipschitz * (level + 1 + (math.sqrt(n) + t) / math.sqrt(m)))
+        log_pairs = 2 * k * math.log1p(2 * radius / eps)
+        return gaussian_mean_norm(m) - a1 - math.sqrt(2.0 * (log_pairs - math.log(prob / 2))) >= level * math.sqrt(m)
+
+    lo, hi = 0, 1  # ok(m) turns true once and stays true (both sides grow like sqrt(m), the left one faster)
+    while not ok(hi):
+        lo, hi = hi, 2 * hi
+        if hi > 10**9:
+            raise ValueError(f"no m <= 1e9 meets the bound (delta={delta}, lipschitz={lipschitz})")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
+
+
 # =============================================================================== k-sparse vectors
 def _check_sparsity(operator: LinearOperator, s: int) -> int:
     s = check_positive_int(s, "s")
@@ -925,295 +1302,33 @@ def relu_k2_width(generator: ReLUGenerator, *, samples: int = 64, chunk: int = 1
     return v.mean(dim=1), se
 
 
-# =============================================================================== experiments
+# =============================================================================== nested operators
 def nested_operators(
-    n: int, m_values: Sequence[int], *, batch: int = 1, seed: SeedLike = 0, dtype: DTypeLike = None, device: DeviceLike = "auto"
-) -> list[MatrixOperator]:
+    n: int, m_values: Sequence[int], *, batch: int = 1, seed: SeedLike = 0, dtype: DTypeLike = None,
+    device: DeviceLike = "auto", stacked: bool = False,
+) -> Union[list[MatrixOperator], MatrixOperator]:
     r"""Gaussian operators :math:`A_m = \tilde A_{1:m}/\sqrt m` for every ``m``, sharing rows.
 
     :math:`\tilde A` has iid :math:`\mathcal{N}(0, 1)` entries and
     :math:`\max m` rows, so each :math:`A_m` has iid :math:`\mathcal{N}(0, 1/m)`
     entries and the curves :math:`m \mapsto \gamma(A_m)` of one trial are
     coupled, which makes the threshold in :math:`m` of every trial well defined.
+
+    With ``stacked=True`` the result is one operator of batch ``len(m_values) * batch`` (``m`` outer,
+    trials inner) whose matrices are the :math:`A_m` padded with zero rows to :math:`\max m`: a zero row
+    adds nothing to :math:`\|Av\|`, so every quantity of this module is the same as on :math:`A_m`, and
+    all ``m`` are solved in one batch.
     """
     n = check_positive_int(n, "n")
     ms = check_int_list(m_values, "m_values", increasing=True)
     batch = check_positive_int(batch, "batch")
     full = randn(batch, ms[-1], n, generator=make_generator(seed), dtype=torch.float64, device="cpu")
-    return [
-        MatrixOperator((full[:, :m] / math.sqrt(m)).to(device=resolve_device(device), dtype=resolve_dtype(dtype)))
-        for m in ms
-    ]
-
-
-def linear_experiment(
-    n: int,
-    k_values: Sequence[int],
-    m_values: Sequence[int],
-    trials: int,
-    *,
-    restarts: int = 8,
-    steps: int = 200,
-    lr: float = 0.05,
-    polish_steps: int = 50,
-    seed: SeedLike = 0,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""Exact :math:`\gamma = \sigma_{\min}(AU)` and the adversarial estimate for linear generators, in float64.
-
-    Returns arrays ``exact`` and ``adversarial`` of shape ``(K, M, T)`` and the
-    Gordon/Davidson–Szarek bound ``gordon`` :math:`(a_m - a_k)/\sqrt m` of shape ``(K, M)``.
-    """
-    ms = check_int_list(m_values, "m_values", increasing=True)
-    trials = check_positive_int(trials, "trials")
-    gens = spawn(make_generator(seed), 2 * len(k_values))
-    exact = np.zeros((len(k_values), len(ms), trials))
-    adv = np.zeros_like(exact)
-    for i, k in enumerate(k_values):
-        G = LinearGenerator.random(n, k, batch=trials, seed=gens[2 * i], dtype=torch.float64, device=device)
-        ops = nested_operators(n, ms, batch=trials, seed=gens[2 * i + 1], dtype=torch.float64, device=device)
-        for j, op in enumerate(ops):
-            exact[i, j] = linear_gamma(op, G).cpu().numpy()
-            adv[i, j] = adversarial_gamma(
-                op, G, restarts=restarts, steps=steps, lr=lr, polish_steps=polish_steps, seed=j
-            ).gamma.cpu().numpy()
-    gordon = np.stack([gordon_bound(linear_width(k), ms) for k in k_values])
-    return {"m_values": np.array(ms), "k_values": np.array(k_values), "exact": exact, "adversarial": adv, "gordon": gordon}
-
-
-def relu_k2_experiment(
-    n: int,
-    m_values: Sequence[int],
-    trials: int,
-    *,
-    restarts: int = 16,
-    steps: int = 150,
-    lr: float = 0.1,
-    pool: Optional[int] = None,
-    screen_steps: int = 15,
-    polish_steps: int = 50,
-    sampled_pairs: int = 256,
-    width_samples: int = 8,
-    seed: SeedLike = 0,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""One-layer ReLU nets with :math:`k = 2`: every bound side by side, in float64.
-
-    For ``trials`` random nets :math:`\mathrm{relu}(Wz)`, :math:`W \in \mathbb{R}^{n \times 2}`,
-    and nested Gaussian :math:`A_m`, returns arrays ``(M, T)``: ``exact``
-    (:func:`relu_k2_gamma`), ``lower`` (its certified span bound), ``sectors`` ``(M, T, 2)``
-    (the sector pair of the worst difference, out of ``2n``), ``adversarial``
-    (:func:`adversarial_gamma`), ``sampled`` (best of ``sampled_pairs`` random
-    pairs, no optimisation), ``region_lower`` (:func:`region_pair_bound` at the
-    adversarial pair); the Gaussian width ``width`` (mean over nets and samples, with
-    ``width_se``) and the Gordon bound ``gordon`` ``(M,)``.
-    """
-    ms = check_int_list(m_values, "m_values", increasing=True)
-    trials = check_positive_int(trials, "trials")
-    g_net, g_op, g_w = spawn(make_generator(seed), 3)
-    G = ReLUGenerator.random([2, n], batch=trials, seed=g_net, dtype=torch.float64, device=device)
-    ops = nested_operators(n, ms, batch=trials, seed=g_op, dtype=torch.float64, device=device)
-    out = {key: np.zeros((len(ms), trials)) for key in ("exact", "lower", "adversarial", "sampled", "region_lower")}
-    out["sectors"] = np.zeros((len(ms), trials, 2), dtype=int)
-    for j, op in enumerate(ops):
-        ex = relu_k2_gamma(op, G)
-        adv = adversarial_gamma(
-            op, G, restarts=restarts, steps=steps, lr=lr, pool=pool, screen_steps=screen_steps,
-            polish_steps=polish_steps, seed=j,
-        )
-        out["sectors"][j] = ex.sectors.cpu().numpy()
-        smp = adversarial_gamma(op, G, restarts=sampled_pairs, steps=0, seed=10_000 + j)
-        out["exact"][j] = ex.gamma.cpu().numpy()
-        out["lower"][j] = ex.lower.cpu().numpy()
-        out["adversarial"][j] = adv.gamma.cpu().numpy()
-        out["sampled"][j] = smp.gamma.cpu().numpy()
-        out["region_lower"][j] = region_pair_bound(op, G, adv.z1, adv.z2).cpu().numpy()
-    w, _ = relu_k2_width(G, samples=width_samples, seed=g_w)
-    width, width_se = stats.mean_se(w.cpu().numpy(), axis=None)  # over the trials nets
-    out.update(
-        m_values=np.array(ms),
-        n_sectors=2 * n,
-        width=width,
-        width_se=width_se,
-        gordon=gordon_bound(width, ms),
-    )
-    return out
-
-
-def sparse_experiment(
-    n: int,
-    k_values: Sequence[int],
-    m_values: Sequence[int],
-    trials: int,
-    *,
-    restarts: int = 32,
-    steps: int = 60,
-    max_supports: int = 200_000,
-    width_samples: int = 20_000,
-    seed: SeedLike = 0,
-    device: DeviceLike = "auto",
-) -> dict:
-    r"""S-REC of Gaussian matrices over ``k``-sparse vectors: :math:`\gamma_{2k}(A)` exact and adversarial.
-
-    Returns ``exact`` (NaN where :math:`\binom{n}{2k}` exceeds ``max_supports``)
-    and ``adversarial`` of shape ``(K, M, T)``, the Gaussian widths of the unit
-    ``2k``-sparse vectors ``width`` ``(K,)`` and the Gordon bound ``gordon`` ``(K, M)``.
-    """
-    ms = check_int_list(m_values, "m_values", increasing=True)
-    trials = check_positive_int(trials, "trials")
-    gens = spawn(make_generator(seed), len(k_values) + 1)
-    exact = np.full((len(k_values), len(ms), trials), np.nan)
-    adv = np.zeros_like(exact)
-    widths = np.zeros(len(k_values))
-    for i, k in enumerate(k_values):
-        s = 2 * check_positive_int(k, "k")
-        if s > n:
-            raise ValueError(f"2k must be at most n={n}, got k={k}")
-        ops = nested_operators(n, ms, batch=trials, seed=gens[i], dtype=torch.float64, device=device)
-        for j, op in enumerate(ops):
-            if math.comb(n, s) <= max_supports:
-                exact[i, j] = sparse_gamma_exact(op, s, max_supports=max_supports)[0].cpu().numpy()
-            adv[i, j] = sparse_gamma_adversarial(op, s, restarts=restarts, steps=steps, seed=j)[0].cpu().numpy()
-        widths[i] = sparse_width(n, s, samples=width_samples, seed=gens[-1])[0]
-    gordon = np.stack([gordon_bound(w, ms) for w in widths])
-    return {"m_values": np.array(ms), "k_values": np.array(k_values), "exact": exact, "adversarial": adv, "width": widths, "gordon": gordon}
-
-
-def generator_widths(k: int, d: int, n: int, hidden: Optional[int] = None) -> list[int]:
-    """Widths ``[k, h, ..., h, n]`` of a ``d``-layer net (``d - 1`` hidden layers of width ``h``, default ``n``)."""
-    k, d, n = check_positive_int(k, "k"), check_positive_int(d, "d"), check_positive_int(n, "n")
-    h = n if hidden is None else check_positive_int(hidden, "hidden")
-    return [k] + [h] * (d - 1) + [n]
-
-
-def generator_sweep(
-    configs: Sequence[dict],
-    trials: int,
-    *,
-    restarts: int = 16,
-    steps: int = 150,
-    lr: float = 0.1,
-    pool: Optional[int] = 256,
-    screen_steps: int = 15,
-    polish_steps: int = 50,
-    dtype: DTypeLike = torch.float32,
-    seed: SeedLike = 0,
-    device: DeviceLike = "auto",
-) -> list[dict]:
-    r"""Adversarial :math:`\hat\gamma` against ``m`` for random ReLU generators of several ``k``, ``d``, ``n``.
-
-    Each config is a dict with ``k``, ``d``, ``n``, optional ``hidden`` (see
-    :func:`generator_widths`) and ``m_values``. For every config, ``trials``
-    nets (gain 1, Hand–Voroninski scaling; the ratio does not depend on it) and
-    nested Gaussian operators are drawn; returns, per config, the config with
-    ``upper`` (the adversarial estimate, an upper bound) and ``region_lower``
-    (:func:`region_pair_bound` at the pair found, a lower bound on those two
-    regions only), each ``(M, T)``, and the wall time ``seconds``.
-    """
-    import time
-
-    trials = check_positive_int(trials, "trials")
-    gens = spawn(make_generator(seed), 2 * len(configs))
-    out = []
-    for i, cfg in enumerate(configs):
-        missing = {"k", "d", "n", "m_values"} - set(cfg)
-        if missing:
-            raise ValueError(f"config {i} misses {sorted(missing)}")
-        widths = generator_widths(cfg["k"], cfg["d"], cfg["n"], cfg.get("hidden"))
-        ms = check_int_list(cfg["m_values"], "m_values", increasing=True)
-        t0 = time.perf_counter()
-        G = ReLUGenerator.random(widths, batch=trials, seed=gens[2 * i], dtype=dtype, device=device)
-        ops = nested_operators(cfg["n"], ms, batch=trials, seed=gens[2 * i + 1], dtype=dtype, device=device)
-        upper = np.zeros((len(ms), trials))
-        lower = np.zeros_like(upper)
-        for j, op in enumerate(ops):
-            res = adversarial_gamma(
-                op, G, restarts=restarts, steps=steps, lr=lr, pool=pool, screen_steps=screen_steps,
-                polish_steps=polish_steps, seed=j,
-            )
-            upper[j] = res.gamma.cpu().double().numpy()
-            lower[j] = region_pair_bound(op, G, res.z1, res.z2).cpu().double().numpy()
-        out.append(dict(cfg, widths=widths, m_values=np.array(ms), upper=upper, region_lower=lower, seconds=time.perf_counter() - t0))
-    return out
-
-
-# =============================================================================== thresholds and scaling laws
-def threshold_m(m_values: Sequence[int], gamma: np.ndarray, level: float = 0.5) -> np.ndarray:
-    r"""Per-trial smallest ``m`` at which :math:`\gamma` reaches ``level``, interpolated in :math:`\log m`.
-
-    Kept for notebook 02 (its exercise and the autograder's reference) until it moves onto the new
-    harness: :func:`ilib.stats.crossing` with ``interp="log"`` on each trial's curve, except that a
-    curve that **never reaches the level gives** ``inf`` here (NaN in :func:`ilib.stats.crossing`):
-    an unreached threshold lies beyond the grid, and ``inf`` sorts and takes medians accordingly.
-
-    ``gamma`` has shape ``(M, T)``; the level reached at the first grid point gives :math:`m_0` (a
-    censored value). Returns ``(T,)``.
-    """
-    ms = np.asarray(check_int_list(m_values, "m_values", increasing=True), dtype=float)
-    g = np.asarray(gamma, dtype=float)
-    if g.ndim != 2 or g.shape[0] != ms.size:
-        raise ValueError(f"gamma must have shape (len(m_values)={ms.size}, trials), got {g.shape}")
-    check_positive(level, "level")
-    m_star = stats.crossing(ms, g.T, level, interp="log")
-    return np.where(np.isnan(m_star), np.inf, m_star)  # never reached: inf (this function's convention)
-
-
-def bootstrap_median(values: np.ndarray, *, boot: int = 2000, seed: SeedLike = 0) -> tuple[float, np.ndarray]:
-    """Median of ``values`` (``inf`` allowed) and ``boot`` bootstrap replicates of it (resampling with replacement)."""
-    v = np.asarray(values, dtype=float)
-    boot = check_positive_int(boot, "boot")
-    g = make_generator(seed)
-    idx = torch.randint(0, v.size, (boot, v.size), generator=g).numpy()
-    return float(np.median(v)), np.median(v[idx], axis=1)
-
-
-def fit_scaling(
-    factors: dict,
-    m_star: np.ndarray,
-    m_star_boot: Optional[np.ndarray] = None,
-    *,
-    level: float = 0.95,
-) -> dict:
-    r"""Fit the power law :math:`m^* = C \prod_j f_j^{a_j}` by least squares in logs, with bootstrap intervals.
-
-    ``factors`` maps a name (``"k"``, ``"d"``, ``"log n"``, ...) to its values
-    per config ``(C,)``; factors that do not vary are left out. ``m_star`` is
-    ``(C,)`` and ``m_star_boot`` ``(C, R)`` bootstrap replicates per config;
-    each replicate is refitted and the exponents' central ``level`` interval
-    reported. Configs with an infinite :math:`m^*` are dropped (and listed).
-    Lemma 4.2 (Bora et al. 2017) predicts :math:`m^* = O(k d \log n)`, i.e.
-    exponents at most 1 for ``k``, ``d`` and ``log n``.
-    """
-    ms = np.asarray(m_star, dtype=float)
-    names = [name for name, v in factors.items() if np.ptp(np.log(np.asarray(v, dtype=float))) > 0]
-    keep = np.isfinite(ms)
-    X = np.column_stack([np.ones(ms.size)] + [np.log(np.asarray(factors[nm], dtype=float)) for nm in names])[keep]
-    if X.shape[0] < X.shape[1] + 1:
-        raise ValueError(f"need more finite thresholds than parameters to fit: {X.shape[0]} for {X.shape[1]}")
-    y = np.log(ms[keep])
-    coef, res, *_ = np.linalg.lstsq(X, y, rcond=None)
-    fitted = X @ coef
-    resid = y - fitted
-    out = {
-        "names": names,
-        "exponents": dict(zip(names, coef[1:].tolist())),
-        "constant": float(math.exp(coef[0])),
-        "rms_log_residual": float(np.sqrt(np.mean(resid**2))),
-        "dropped": np.nonzero(~keep)[0].tolist(),
-    }
-    if m_star_boot is not None:
-        mb = np.asarray(m_star_boot, dtype=float)[keep]
-        reps = []
-        for r in range(mb.shape[1]):
-            if np.all(np.isfinite(mb[:, r])):
-                reps.append(np.linalg.lstsq(X, np.log(mb[:, r]), rcond=None)[0])
-        reps = np.array(reps)
-        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
-        out["interval"] = {
-            nm: (float(np.quantile(reps[:, i + 1], lo)), float(np.quantile(reps[:, i + 1], hi))) for i, nm in enumerate(names)
-        }
-        out["replicates"] = len(reps)
-    return out
+    to = dict(device=resolve_device(device), dtype=resolve_dtype(dtype))
+    if stacked:
+        rows = torch.arange(ms[-1], dtype=torch.float64)
+        A = torch.stack([full * ((rows < m).to(full.dtype) / math.sqrt(m)).view(1, -1, 1) for m in ms])
+        return MatrixOperator(A.reshape(len(ms) * batch, ms[-1], n).to(**to))
+    return [MatrixOperator((full[:, :m] / math.sqrt(m)).to(**to)) for m in ms]
 
 
 def fit_effective_dimension(m_values: Sequence[int], gamma: np.ndarray, *, min_gamma: float = 0.2) -> float:

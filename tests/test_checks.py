@@ -142,7 +142,7 @@ BAD = [
     (lambda: ilib.fista(_op(), _ones(1, 3), 0.1, iters=2.5), "iters"),
     (lambda: ilib.statistical_dimension_l1(1.5), "eps"),
     # topical modules
-    (lambda: srec.threshold_m([5, 5], np.zeros((2, 1))), "m_values"),
+    (lambda: srec.nested_operators(10, [5, 5]), "m_values"),
     (lambda: srec.srec_ratio(_op(), _ones(1, 4), _ones(1, 4), delta=NAN), "delta"),
     (lambda: srec.starting_pairs(0, 2, 3), "batch"),
     (lambda: onebit.sample_noise((3,), kind="cauchy"), "kind"),
@@ -194,4 +194,4 @@ def test_valid_input_is_unchanged_by_the_checks():
     assert ilib.GaussianOperator.random(np.int64(3), 4, seed=0).out_dim == 3
     assert inversion.expansion_widths(2, 2, 3) == [2, 4, 8, 16]
     assert unrolled.ss_schedule(3, 1, 2) == [1, 2, 2]
-    assert math.isinf(srec.threshold_m([5, 10], np.array([[0.1], [0.2]]))[0])
+    assert srec.nested_operators(np.int64(10), [5, 10], stacked=True).batch == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ilib
 from ilib import constructions as C
 from ilib import make_generator, randn
 
@@ -288,32 +290,60 @@ def test_ml_decoder_matches_brute_force():
         assert res["wrong"][j] == int((d.argmin(1) != idx).sum())
 
 
-def test_crossing_m():
-    assert C.crossing_m([1, 2, 3], [0.9, 0.7, 0.3]) == pytest.approx(2.5)
-    assert C.crossing_m([1, 2], [0.4, 0.1]) == 1.0
-    assert math.isnan(C.crossing_m([1, 2], [0.9, 0.8]))
+# --------------------------------------------------------------------------- the global CSGM minimiser over G_sp
+def _cells_brute_force(A: np.ndarray, y: np.ndarray, n: int, k: int) -> float:
+    """min over every cell of G_sp's latent space (each block in one of 2n sectors) of the NNLS residual."""
+    from scipy.optimize import nnls
+
+    best = math.inf
+    for cells in itertools.product(range(2 * n), repeat=k):
+        cols = np.stack([(1.0 if s < n else -1.0) * A[:, s % n] for s in cells], axis=1)
+        best = min(best, nnls(cols, y)[1])
+    return best
 
 
-def test_group_sparse_codebooks_respect_fano():
-    res = C.group_sparse_experiment([("hat", 1, 8), ("sawtooth", 2, 2)], range(1, 25), trials=200, seed=0)
-    assert np.allclose(res["log2_size"], [3, 4])
-    for err, fano in zip(res["error"], res["fano"]):
-        assert np.all(err >= fano)
-    assert np.all(res["m50"] >= res["fano_m50"])
+@pytest.mark.parametrize("n,k,m", [(4, 1, 2), (5, 2, 3), (5, 2, 2), (4, 3, 4), (6, 2, 5)])
+def test_sector_enumeration_equals_brute_force_over_every_cell(n, k, m):
+    op = ilib.GaussianOperator.random(m, n, batch=3, seed=n + 10 * k + 100 * m, dtype=F64, device="cpu")
+    y = ilib.randn(3, m, generator=ilib.make_generator(m), dtype=F64, device="cpu")
+    res, x, z = C.gsp_global_minimiser(op, y, k)
+    for b in range(3):
+        assert res[b].item() == pytest.approx(_cells_brute_force(op.A[b].numpy(), y[b].numpy(), n, k), abs=1e-9)
+    gen = C.SparsityGenerator(n, k, device="cpu")
+    torch.testing.assert_close(gen(z), x)  # the latent returned generates the minimiser
+    assert ((x != 0).sum(-1) <= k).all()
 
 
-# --------------------------------------------------------------------------- recovery over G_sp
-def test_csgm_over_gsp_scores_every_restart():
-    res = C.sparse_recovery(8, 1, [6], trials=4, restarts=30, steps=200, lr=0.05, seed=0)
-    s, e = res["restart_success"][0], res["restart_error"][0]
-    assert np.array_equal(s, e <= 1e-2)
-    # noise-free: the restart of lowest loss succeeds whenever any restart does
-    assert np.array_equal(res["csgm_success"][0], s.any(-1))
-    assert s.any()  # with n = 8, some of 120 starts land in the right sector
-    assert res["l1_success"][0].all()  # 6 measurements are plenty for 1-sparse in R^8
+def test_global_minimiser_recovers_sparse_signals_from_2k_measurements_and_beats_every_restart():
+    n, k, m = 12, 2, 4
+    op, x = ilib.gaussian_problems(6, m, n, k, seed=3, dtype=F64, device="cpu")
+    y = op(x)
+    res, x_hat, _ = C.gsp_global_minimiser(op, y, k)
+    assert (res < 1e-9).all() and (ilib.relative_error(x_hat, x) < 1e-8).all()
+    gen = C.SparsityGenerator(n, k, device="cpu")
+    z0 = ilib.randn(6, 8, 2 * k, generator=ilib.make_generator(4), dtype=F64, device="cpu")
+    cs = ilib.csgm(y, op, gen, steps=100, lr=0.05, z0=z0)
+    assert (res <= cs.restart_loss.clamp_min(0).sqrt().min(dim=1).values + 1e-12).all()
 
 
-def test_success_within_is_monotone():
-    s = np.zeros((3, 5), dtype=bool)
-    s[0, 4] = s[1, 0] = True
-    assert np.allclose(C.success_within(s, [1, 4, 5]), [1 / 3, 1 / 3, 2 / 3])
+def test_global_minimiser_refuses_bad_input_naming_the_parameter():
+    op = ilib.GaussianOperator.random(3, 5, batch=2, seed=0, dtype=F64, device="cpu")
+    y = torch.zeros(2, 3, dtype=F64)
+    for call, name in [(lambda: C.gsp_global_minimiser(op, y, 6), "k"), (lambda: C.gsp_global_minimiser(op, y, 4), "operator"),
+                       (lambda: C.gsp_global_minimiser(op, torch.zeros(2, 4, dtype=F64), 2), "y"),
+                       (lambda: C.gsp_global_minimiser(op, y, 0), "k")]:
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value).startswith(name), str(info.value)
+
+
+@pytest.mark.parametrize("w,xi,r", [(2, 1.0, 1.0), (8, 0.5, 2.0), (33, 1.3, 0.5)])
+def test_measured_lipschitz_of_the_hat_generator_is_the_formula(w, xi, r):
+    gen = C.hat_generator(w, 3, xi=xi, radius=r, device="cpu")
+    assert C.measured_lipschitz(gen, -2 * r, 2 * r) == pytest.approx(math.sqrt(2) * xi * w / (2 * r), rel=1e-12)
+
+
+@pytest.mark.parametrize("d", [1, 4, 9])
+def test_measured_lipschitz_of_the_sawtooth_generator_is_xi_2_to_the_d_plus_2(d):
+    gen = C.sawtooth_generator(d, 1, xi=0.25, device="cpu")
+    assert C.measured_lipschitz(gen, -0.5, 1.5) == pytest.approx(gen.lipschitz_constant(), rel=1e-12)

@@ -61,7 +61,7 @@ def cluster(tmp_path):
 
 def _run(tmp, *args):
     return runner.main([*map(str, args), "--figures", str(tmp / "fig"), "--build", str(tmp / "build"), "--no-progress",
-                        "--profile", "smoke", "--force"])
+                        "--profile", "smoke", "--force", "--timeout", "1500"])  # a generous limit: a loaded machine is not a failure
 
 
 def _values(tmp, stem):

@@ -60,11 +60,13 @@ def test_adversarial_search_reaches_the_linear_gamma_and_never_goes_below(k, m):
 
 def test_gordon_davidson_szarek_mean_smallest_singular_value():
     """E sigma_min(AU) >= (a_m - a_k)/sqrt(m) for A with N(0, 1/m) entries (Gordon 1988)."""
-    out = srec.linear_experiment(60, [3], [6, 12, 24, 48], trials=200, restarts=1, steps=0, seed=0, device="cpu")
-    mean = out["exact"][0].mean(axis=1)
-    se = out["exact"][0].std(axis=1, ddof=1) / math.sqrt(200)
-    assert (mean + 3 * se >= out["gordon"][0]).all()
-    assert (out["gordon"][0] > 0.3).all()  # not vacuous at m >= 2k
+    ms = [6, 12, 24, 48]
+    G = ilib.LinearGenerator.random(60, 3, batch=200, seed=0, **F64)
+    exact = np.stack([srec.linear_gamma(op, G).numpy() for op in srec.nested_operators(60, ms, batch=200, seed=1, **F64)])
+    bound = srec.gordon_bound(srec.linear_width(3), ms)
+    mean, se = exact.mean(axis=1), exact.std(axis=1, ddof=1) / math.sqrt(200)
+    assert (mean + 3 * se >= bound).all()
+    assert (bound > 0.3).all()  # not vacuous at m >= 2k
 
 
 # ----------------------------------------------------------------------------------------- one-layer ReLU, k = 2
@@ -273,30 +275,6 @@ def test_sparse_width_known_cases(n, s):
     assert abs(w - ref) < 4 * se
 
 
-# ----------------------------------------------------------------------------------------- thresholds and fits
-def test_threshold_recovers_the_crossing_of_a_gordon_curve():
-    """gamma(m) = 1 - sqrt(c/m) crosses 1/2 at m = 4c; a fine grid interpolated in log m finds it."""
-    ms = list(range(4, 400))
-    c = np.array([3.0, 10.0, 25.0])
-    g = 1 - np.sqrt(c[None, :] / np.array(ms)[:, None])
-    np.testing.assert_allclose(srec.threshold_m(ms, g, 0.5), 4 * c, rtol=1e-3)
-    assert srec.threshold_m([5, 10], np.array([[0.1], [0.2]]), 0.5)[0] == math.inf
-    assert srec.threshold_m([5, 10], np.array([[0.6], [0.7]]), 0.5)[0] == 5
-
-
-def test_fit_scaling_recovers_known_exponents():
-    k = np.array([2, 4, 8, 4, 4, 4, 4, 2])
-    d = np.array([1, 1, 1, 2, 4, 1, 1, 3])
-    logn = np.log(np.array([64, 64, 64, 64, 64, 16, 1024, 256]))
-    m = 3.0 * k * d**0.5 * logn**2
-    fit = srec.fit_scaling({"k": k, "d": d, "log n": logn}, m, np.repeat(m[:, None], 5, axis=1))
-    for name, ref in (("k", 1.0), ("d", 0.5), ("log n", 2.0)):
-        assert abs(fit["exponents"][name] - ref) < 1e-10
-        lo, hi = fit["interval"][name]
-        assert lo <= ref + 1e-10 and hi >= ref - 1e-10
-    assert abs(fit["constant"] - 3.0) < 1e-9
-
-
 # ----------------------------------------------------------------------------------------- bad input
 def test_bad_input_fails_fast_naming_the_parameter():
     A, G = _relu_k2(2, 10, 5, 0)
@@ -305,7 +283,7 @@ def test_bad_input_fails_fast_naming_the_parameter():
     with pytest.raises(ValueError, match=r"m_values|m >= 1"):
         srec.nested_operators(10, [0, 4])
     with pytest.raises(ValueError, match=r"m_values\[0\] must be an integer >= 1"):
-        srec.linear_experiment(10, [2], [0], trials=2)
+        srec.nested_operators(10, [0], stacked=True)
     wrong = ilib.GaussianOperator.random(5, 11, batch=2, seed=0, **F64)
     for fn in (srec.relu_k2_gamma, srec.adversarial_gamma):
         with pytest.raises(ValueError, match="shape mismatch"):
@@ -324,8 +302,6 @@ def test_bad_input_fails_fast_naming_the_parameter():
         srec.relu_k2_gamma(A, ilib.ReLUGenerator.random([3, 10], batch=2, seed=0, **F64))
     with pytest.raises(ValueError, match="s"):
         srec.sparse_gamma_exact(A, 11)
-    with pytest.raises(ValueError, match="gamma must have shape"):
-        srec.threshold_m([1, 2, 3], np.zeros((2, 4)))
     with pytest.raises(ValueError, match="dtype"):
         srec.adversarial_gamma(ilib.GaussianOperator.random(5, 10, batch=2, seed=0, dtype=torch.float32, device="cpu"), G)
 
@@ -347,3 +323,173 @@ def test_polishing_and_screening_never_make_the_bound_worse():
     ex = srec.relu_k2_gamma(A, G)
     screened = srec.adversarial_gamma(A, G, restarts=4, pool=64, screen_steps=5, steps=40, lr=0.1, seed=5)
     assert screened.start_gamma.shape == (4, 4) and (screened.gamma >= ex.gamma - 1e-12).all()
+
+
+# ----------------------------------------------------------------------------------------- region jumps
+def test_region_jumps_never_increase_the_ratio_and_return_actual_pairs():
+    A, G = _relu_k2(4, 20, 9, 7)
+    z0, _ = srec.starting_pairs(4, 2, 16, seed=3, **F64)
+    x0 = z0.reshape(4, 16, 4)
+    ratio = srec._pair_objective(A, G, 2, 0.0, 1e-7)
+    before = ratio(x0)[0]
+    x = srec.region_jumps(A, G, x0, iters=3, seed=1)
+    after, ok = ratio(x)
+    assert ok.all() and (after <= before + 1e-12).all()
+    ex = srec.relu_k2_gamma(A, G)
+    assert (after.min(dim=1).values >= ex.gamma - 1e-9).all()  # still an upper bound
+
+
+def test_one_region_jump_is_exact_on_a_linear_generator():
+    """For G(z) = Uz the region is all of R^k and the jump lands on sigma_min(AU), even at m = k where gamma is near 0."""
+    for m in (4, 9):
+        A = ilib.GaussianOperator.random(m, 30, batch=5, seed=m, **F64)
+        G = ilib.LinearGenerator.random(30, 4, batch=5, seed=m + 1, **F64)
+        z0, _ = srec.starting_pairs(5, 4, 2, seed=2, **F64)
+        x = srec.region_jumps(A, G, z0.reshape(5, 2, 8), iters=1, perturbations=1)
+        r = srec._pair_objective(A, G, 4, 0.0, 1e-7)(x)[0].min(dim=1).values
+        torch.testing.assert_close(r, srec.linear_gamma(A, G), atol=1e-12, rtol=0)
+
+
+def test_region_jumps_in_chunks_equal_one_pass_when_unperturbed():
+    A, G = _relu_k2(3, 12, 6, 11)
+    x0 = srec.starting_pairs(3, 2, 10, seed=4, **F64)[0].reshape(3, 10, 4)
+    whole = srec.region_jumps(A, G, x0, iters=2, perturbations=1)
+    parts = srec.region_jumps(A, G, x0, iters=2, perturbations=1, max_elements=3 * 12 * 4 * 3)  # chunks of 3 starts
+    torch.testing.assert_close(whole, parts, atol=1e-12, rtol=0)  # batched products may round differently
+
+
+def test_jumps_make_the_search_meet_the_exact_k2_value_more_often():
+    A, G = _relu_k2(12, 30, 12, 21)
+    ex = srec.relu_k2_gamma(A, G).gamma
+    kw = dict(restarts=8, pool=64, steps=60, lr=0.1, screen_steps=5, seed=ilib.stream(0, "jumps"))
+    plain = srec.adversarial_gamma(A, G, **kw).gamma
+    jumped = srec.adversarial_gamma(A, G, jumps=4, **kw).gamma
+    assert (jumped >= ex - 1e-9).all()
+    assert ((jumped - ex) <= 1e-3).sum() >= ((plain - ex) <= 1e-3).sum()
+
+
+# ----------------------------------------------------------------------------------------- stacked operators
+def test_stacked_nested_operators_are_the_nested_ones_padded_with_zero_rows():
+    ms = [2, 5, 7]
+    ops = srec.nested_operators(9, ms, batch=3, seed=4, **F64)
+    st_ = srec.nested_operators(9, ms, batch=3, seed=4, stacked=True, **F64)
+    assert st_.A.shape == (9, 7, 9)
+    for j, (m, op) in enumerate(zip(ms, ops)):
+        block = st_.A[3 * j:3 * (j + 1)]
+        torch.testing.assert_close(block[:, :m], op.A, atol=1e-15, rtol=0)
+        assert (block[:, m:] == 0).all()
+
+
+# ----------------------------------------------------------------------------------------- exact least squares over a k = 2 range
+@pytest.mark.parametrize("seed", range(4))
+def test_relu_k2_least_squares_is_the_minimum_over_the_range(seed):
+    """Against a fine scan of the range: every ray t G(u), u on the circle, with the optimal t >= 0 (the range is a cone)."""
+    A, G = _relu_k2(3, 10, 6, seed)
+    y = torch.randn(3, 6, generator=ilib.make_generator(seed + 9), **F64)
+    res, x = srec.relu_k2_least_squares(A, G, y)
+    th = torch.linspace(0, 2 * math.pi, 40001, **F64)
+    AE = A(G(torch.stack([th.cos(), th.sin()], -1).expand(3, -1, -1)))
+    t = ((AE * y[:, None]).sum(-1) / (AE * AE).sum(-1)).clamp_min(0)
+    scan = (y[:, None] - t[..., None] * AE).norm(dim=-1).min(dim=1).values
+    assert (res <= scan + 1e-12).all() and (res >= scan - 1e-4).all()  # the scan resolves angles to 1.6e-4
+    torch.testing.assert_close((A(x.unsqueeze(1)).squeeze(1) - y).norm(dim=-1), res)
+    ident = ilib.IdentityOperator(10, **F64)
+    _, xp = srec.relu_k2_least_squares(ident, G, G(torch.randn(3, 1, 2, generator=ilib.make_generator(1), **F64)).squeeze(1))
+    assert srec.relu_k2_least_squares(ident, G, xp)[0].max() < 1e-12  # a range point projects onto itself
+
+
+def test_lemma43_bound_known_values_and_infinite_at_gamma_zero():
+    np.testing.assert_allclose(srec.lemma43_bound(0.5, 0.1, 0.2, 0.05, delta=0.01), 9 * 0.1 + (0.4 + 0.05 + 0.01) / 0.5)
+    assert np.isinf(srec.lemma43_bound(0.0, 0.1, 0.1, 0.0))
+    with pytest.raises(ValueError, match="^delta"):
+        srec.lemma43_bound(0.5, 0.1, 0.1, 0.0, delta=-1.0)
+
+
+def test_lemma43_holds_for_exact_least_squares_on_a_k2_range():
+    """With the exact gamma, the exact minimiser (eps = 0) and the exact representation error, the deterministic bound holds."""
+    A, G = _relu_k2(20, 12, 8, 3)
+    z = torch.randn(20, 1, 2, generator=ilib.make_generator(5), **F64)
+    x_star = G(z).squeeze(1) + 0.1 * torch.randn(20, 12, generator=ilib.make_generator(6), **F64)
+    eta = 0.05 * torch.randn(20, 8, generator=ilib.make_generator(7), **F64)
+    y = A(x_star.unsqueeze(1)).squeeze(1) + eta
+    _, x_hat = srec.relu_k2_least_squares(A, G, y)
+    rep, x_bar = srec.relu_k2_least_squares(ilib.IdentityOperator(12, **F64), G, x_star)
+    premise = (A((x_bar - x_star).unsqueeze(1)).squeeze(1).norm(dim=-1) <= 2 * (x_bar - x_star).norm(dim=-1)).numpy()
+    gamma = srec.relu_k2_gamma(A, G).gamma.numpy()
+    bound = srec.lemma43_bound(gamma, rep.numpy(), eta.norm(dim=-1).numpy(), 0.0)
+    err = (x_hat - x_star).norm(dim=-1).numpy()
+    assert premise.sum() >= 15 and (err[premise] <= bound[premise]).all()
+
+
+# ----------------------------------------------------------------------------------------- tails and counts
+@pytest.mark.parametrize("m", [4, 8, 16, 32, 64])
+def test_gordon_tail_bound_is_above_the_exact_tail_of_one_direction(m):
+    """For T one unit vector, ||Av||^2 m ~ chi^2_m: P(||Av|| < l) = chi2.cdf(m l^2; m) must lie below the bound."""
+    from scipy import stats as sst
+
+    for level in (0.3, 0.5, 0.7):
+        exact = sst.chi2.cdf(m * level**2, m)
+        assert exact <= srec.gordon_tail_bound(srec.gaussian_mean_norm(1), [m], level)[0] + 1e-12
+
+
+def test_union_bound_of_one_subspace_is_gordons_and_grows_with_the_count():
+    ms = [8, 16, 64, 256]
+    np.testing.assert_allclose(srec.union_tail_bound(0.0, 3, ms, 0.5), srec.gordon_tail_bound(srec.gaussian_mean_norm(3), ms, 0.5))
+    assert (srec.union_tail_bound(5.0, 3, ms, 0.5) >= srec.union_tail_bound(1.0, 3, ms, 0.5)).all()
+    assert (srec.union_tail_bound(50.0, 3, ms, 0.5) <= 1).all()
+
+
+def test_region_count_bound_known_values_and_it_bounds_the_k2_sectors():
+    assert srec.log_region_count([3, 2]) == pytest.approx(math.log(4))  # 2 units in R^3: at most 2^2 patterns
+    assert srec.log_region_count([2, 10]) == pytest.approx(math.log(1 + 10 + 45))
+    assert srec.log_region_count([2, 10, 10]) == pytest.approx(2 * math.log(56))
+    assert 2 * 10 <= math.exp(srec.log_region_count([2, 10]))  # a one-layer k = 2 net has 2n sectors
+
+
+@pytest.mark.parametrize("log_n,dim,level", [(0.0, 1, 0.5), (10.0, 4, 0.5), (200.0, 8, 0.3), (3.0, 2, 0.9)])
+def test_union_bound_m_is_the_smallest_m_meeting_the_bound(log_n, dim, level):
+    m = srec.union_bound_m(log_n, dim, level)
+    assert srec.union_tail_bound(log_n, dim, [m], level)[0] <= 0.5 + 1e-12
+    if m > 1:
+        assert srec.union_tail_bound(log_n, dim, [m - 1], level)[0] > 0.5 - 1e-12
+
+
+def test_lemma42_count_grows_with_k_depth_and_width():
+    base = srec.lemma42_count([4, 128], 0.5)
+    assert srec.lemma42_count([8, 128], 0.5) > base and srec.lemma42_count([4, 128, 128], 0.5) > base
+    assert srec.lemma42_count([4, 1024], 0.5) > base
+    log_r = srec.log_region_count([4, 128])
+    assert base == srec.union_bound_m(math.log(math.exp(log_r) * (math.exp(log_r) + 1) / 2), 8, 0.5)
+
+
+def test_lipschitz_count_grows_like_k_log_of_lr_over_delta():
+    counts = [srec.lipschitz_count(4, 1.0, 1.0, d, 128, 0.5) for d in (1e-1, 1e-2, 1e-3, 1e-4)]
+    assert all(b > a for a, b in zip(counts, counts[1:]))
+    steps = np.diff(counts)
+    assert steps.max() / steps.min() < 1.6  # roughly linear in log(1/delta)
+    assert srec.lipschitz_count(8, 1.0, 1.0, 1e-2, 128, 0.5) > counts[1]
+    assert srec.lipschitz_count(4, 10.0, 1.0, 1e-1, 128, 0.5) == srec.lipschitz_count(4, 1.0, 1.0, 1e-2, 128, 0.5)
+
+
+def test_new_functions_refuse_bad_input_naming_the_parameter():
+    A, G = _relu_k2(2, 10, 5, 0)
+    cases = [
+        (lambda: srec.region_jumps(A, G, torch.zeros(2, 3, 4, **F64), iters=-1), "iters"),
+        (lambda: srec.region_jumps(A, G, torch.zeros(2, 3, 4, **F64), scale=0.0), "scale"),
+        (lambda: srec.region_jumps(A, G, torch.zeros(2, 3, 5, **F64)), "x"),
+        (lambda: srec.adversarial_gamma(A, G, jumps=-2), "jumps"),
+        (lambda: srec.relu_k2_least_squares(A, G, torch.zeros(2, 4, **F64)), "y"),
+        (lambda: srec.gordon_tail_bound(1.0, [4], 0.0), "level"),
+        (lambda: srec.union_tail_bound(-1.0, 2, [4], 0.5), "log_count"),
+        (lambda: srec.union_tail_bound(1.0, 0, [4], 0.5), "dim"),
+        (lambda: srec.log_region_count([3]), "widths"),
+        (lambda: srec.union_bound_m(1.0, 2, 1.0), "level"),
+        (lambda: srec.union_bound_m(1.0, 2, 0.5, prob=0.0), "prob"),
+        (lambda: srec.lemma42_count([2, 0], 0.5), "widths"),
+        (lambda: srec.lipschitz_count(2, 1.0, 1.0, 0.0, 10, 0.5), "delta"),
+        (lambda: srec.lipschitz_count(2, -1.0, 1.0, 0.1, 10, 0.5), "lipschitz"),
+    ]
+    for call, name in cases:
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        assert str(info.value).startswith(name), (name, str(info.value))

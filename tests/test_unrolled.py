@@ -204,28 +204,30 @@ def test_analytic_weights_have_lower_coherence_than_gaussian_D(m, n, seed):
 @HYP
 @given(s=st.integers(1, 3), gamma=st.floats(0.2, 1.3), seed=st.integers(0, 10_000))
 def test_alista_theorem1_no_false_positives_and_l1_contraction(s, gamma, seed):
-    """Liu et al. (2019), Thm 1: with theta^k = gamma mu~ ||x^k - x*||_1 the support stays in S and
-    ||x^{k+1} - x*||_1 <= ((2s - 1) mu~ gamma + |1 - gamma|) ||x^k - x*||_1 (noiseless)."""
+    """Liu et al. (2019), Thm 1: with theta^k = gamma mu~ sup_b ||x^k - x*||_1 the supports stay in S and
+    sup_b ||x^{k+1} - x*||_1 <= ((2s - 1) mu~ gamma + |1 - gamma|) sup_b ||x^k - x*||_1 (noiseless)."""
     D = U.gaussian_dictionary(60, 90, seed=seed % 7, **F64)
     W = U.analytic_weights(D)
     mu = U.generalized_coherence(W, D)
     g = torch.Generator().manual_seed(seed)
-    x_star = torch.zeros(1, 90, dtype=torch.float64)
-    S = torch.randperm(90, generator=g)[:s]
-    x_star[0, S] = torch.randn(s, generator=g, dtype=torch.float64)
-    y = x_star @ D.T
-    net = U.ALISTA(D, 1, 0.1, W=W, support_selection=False, gamma0=gamma)
-    rate = (2 * s - 1) * mu * gamma + abs(1 - gamma)
-    x = torch.zeros_like(x_star)
-    with torch.no_grad():
-        for _ in range(15):
-            err = (x - x_star).abs().sum()
-            net.log_theta.fill_(math.log(max(gamma * mu * float(err), 1e-300)))
-            x = net.step(0, x, y)
-            off = torch.ones(90, dtype=torch.bool)
-            off[S] = False
-            assert torch.all(x[0, off] == 0)
-            assert (x - x_star).abs().sum() <= rate * err * (1 + 1e-9) + 1e-12
+    x_star = torch.zeros(5, 90, dtype=torch.float64)
+    for b in range(5):
+        S = torch.randperm(90, generator=g)[:s]
+        x_star[b, S] = torch.randn(s, generator=g, dtype=torch.float64)
+    xs, thetas = U.theorem1_path(D, x_star, 15, W=W, gamma=gamma)
+    sup = (xs - x_star).abs().sum(-1).max(-1).values
+    exact = torch.cat([torch.tensor([True]), sup[:-1] > 1e-9])  # below that, rounding (~1e-16) exceeds the thresholds
+    assert torch.all(((xs != 0) <= (x_star != 0))[exact])
+    rate = U.theorem1_rate(mu, s, gamma)
+    assert torch.all(sup[1:] <= rate * sup[:-1] * (1 + 1e-9) + 1e-12)
+    torch.testing.assert_close(thetas, gamma * mu * sup[:-1])
+
+
+def test_theorem1_sparsity_and_rate_known_values():
+    assert U.theorem1_sparsity(0.2) == 2  # s < 3
+    assert U.theorem1_sparsity(0.21) == 2 and U.theorem1_sparsity(0.1) == 5 and U.theorem1_sparsity(1.0) == 0
+    assert U.theorem1_rate(0.1, 3, 1.0) == pytest.approx(0.5)
+    assert U.theorem1_rate(0.1, 3, 0.5) == pytest.approx(0.25 + 0.5)
 
 
 # --------------------------------------------------------------------------- restricted Lipschitz, support selection
@@ -296,20 +298,78 @@ def test_same_seed_same_data():
     assert not torch.equal(a, U.gaussian_dictionary(20, 30, seed=8, **F64))
 
 
-# --------------------------------------------------------------------------- training
-@pytest.mark.parametrize("name", ["LISTA", "LISTA-CP", "LISTA-CPSS", "ALISTA", "SLISTA"])
+# --------------------------------------------------------------------------- stacks of networks
+def _make(name, D, K, lam, **kw):
+    if name == "LISTA":
+        return U.LISTA(D, K, lam, **kw)
+    if name in ("LISTA-CP", "LISTA-CPSS"):
+        return U.LISTACP(D, K, lam, support_selection=name == "LISTA-CPSS", **kw)
+    if name == "ALISTA":
+        return U.ALISTA(D, K, lam, **kw)
+    return U.SLISTA(D, K, lam, **kw)
+
+
+NAMES = ["LISTA", "LISTA-CP", "LISTA-CPSS", "ALISTA", "SLISTA"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_stack_of_untrained_networks_is_ista_at_each_depth_and_weight(name):
+    """Network i of an untrained stack (LISTA, LISTA-CP, SLISTA) is depths[i] ISTA steps at weight lam[i]."""
+    if name in ("LISTA-CPSS", "ALISTA"):
+        pytest.skip("support selection and the analytic W are not ISTA")
+    D, _, y = problem(12, 25, 6, seed=1)
+    lams, depths = [0.05, 0.2, 0.1], [5, 3, 1]
+    net = _make(name, D, 5, lams, models=3, depths=depths)
+    with torch.no_grad():
+        out = net(y)
+    for i, (lam, d) in enumerate(zip(lams, depths)):
+        ref = ista(MatrixOperator(D), y, lam, iters=d, L=U.lipschitz(D).reshape(1)).x
+        torch.testing.assert_close(out[i], ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("supervised", [True, False])
-def test_training_lowers_the_loss(name, supervised):
+def test_a_trained_stack_equals_separately_trained_networks(name, supervised):
+    """The stack's loss is a sum over networks and Adam is elementwise: each network trains as if alone (float64)."""
+    D = U.gaussian_dictionary(10, 20, seed=0, **F64)
+    x = torch.stack([U.bernoulli_gaussian(200, 20, 0.2, seed=s, **F64) for s in (1, 2)])
+    y = x @ D.T if supervised else torch.stack([U.lasso_signals(D, 200, seed=s) for s in (3, 4)])
+    lams, depths = [0.1, 0.3], ([4, 4] if supervised else [4, 2])
+    kw = dict(steps=15, lr=1e-3, scalar_lr=1e-2, batch=32, seed=5, objective="layers" if supervised else "last")
+    stack = _make(name, D, 4, lams, models=2, depths=depths)
+    U.train(stack, y, x if supervised else None, **kw)
+    for i in range(2):
+        alone = _make(name, D, 4, lams[i], depths=[depths[i]])
+        U.train(alone, y[i], x[i] if supervised else None, **kw)
+        with torch.no_grad():
+            torch.testing.assert_close(stack(y[i])[i], alone(y[i]), rtol=1e-9, atol=1e-11)
+
+
+def test_gd_with_backtracking_never_accepts_a_higher_loss_and_equals_separate_runs():
+    D = U.gaussian_dictionary(10, 20, seed=0, **F64)
+    y = U.lasso_signals(D, 300, seed=1)
+    stack = U.SLISTA(D, 8, [0.2, 0.5], models=2)
+    res = U.train(stack, y, None, steps=25, lr=1.0, objective="last", optimizer="gd")
+    per = res.per_model.numpy()
+    for i in range(2):
+        acc = per[:, i][~np.isnan(per[:, i])]
+        assert len(acc) == 25 and np.all(np.diff(acc) <= 1e-15)
+        alone = U.SLISTA(D, 8, [0.2, 0.5][i])
+        U.train(alone, y, None, steps=25, lr=1.0, objective="last", optimizer="gd")
+        torch.testing.assert_close(alone.steps[0], stack.steps[i], rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("supervised", [True, False])
+def test_training_lowers_the_held_out_loss(name, supervised):
     D = U.gaussian_dictionary(20, 40, seed=0, **F64)
     x = U.bernoulli_gaussian(600, 40, 0.1, seed=1, **F64)
     y = x @ D.T if supervised else U.lasso_signals(D, 600, seed=1)
     ytr, yte, xtr, xte = y[:400], y[400:], x[:400], x[400:]
     lam = 0.1
-    net = U._build(name, D, 5, lam)
-    f_tr = f_te = None
-    if not supervised:
-        f_tr = U.lasso_reference(D, ytr, lam, iters=500).objective[-1]
-        f_te = U.lasso_reference(D, yte, lam, iters=500).objective[-1]
+    net = _make(name, D, 5, lam)
+    f_tr = U.lasso_reference(D, ytr, lam, iters=500).objective[-1] if not supervised else None
+    f_te = U.lasso_reference(D, yte, lam, iters=500).objective[-1] if not supervised else None
 
     def held_out():
         with torch.no_grad():
@@ -318,11 +378,10 @@ def test_training_lowers_the_loss(name, supervised):
             return float(U.lasso_objective(D, yte, net(yte), lam).mean() - f_te.mean())
 
     before = held_out()
-    res = U.train(net, ytr, xtr if supervised else None, lam=lam, f_star=f_tr, steps=60,
+    res = U.train(net, ytr, xtr if supervised else None, f_star=f_tr, steps=60,
                   lr=1e-2 if name in ("ALISTA", "SLISTA") else 1e-3, batch=64, seed=0)
-    after = held_out()
-    assert res.loss.shape == (60,)
-    assert after < before
+    assert res.loss.shape == (60,) and res.per_model.shape == (60, 1)
+    assert held_out() < before
     assert res.loss[-10:].mean() < res.loss[:10].mean()
 
 
@@ -335,6 +394,61 @@ def test_train_is_reproducible_from_its_seed():
         U.train(net, x @ D.T, x, steps=5, lr=1e-2, seed=3)
         runs.append(torch.cat([net.log_gamma.detach(), net.log_theta.detach()]))
     assert torch.equal(runs[0], runs[1])
+
+
+def test_coupled_residual_is_zero_at_ista_and_measures_the_distance_to_a_step():
+    D = U.gaussian_dictionary(10, 20, seed=0, **F64)
+    net = U.LISTACP(D, 4, [0.1, 0.2], models=2)
+    torch.testing.assert_close(net.coupling_residual(), torch.zeros(2, 4, dtype=torch.float64), rtol=0, atol=1e-14)
+    with torch.no_grad():
+        net.W[2][1] *= 1.5  # W = 1.5 (theta/lam) D in layer 2 of network 1
+    r = net.coupling_residual()
+    assert r[1, 2].item() == pytest.approx(0.5) and float(r.sum()) == pytest.approx(0.5)
+
+
+def test_decoded_network_starts_as_ista_on_the_effective_dictionary_then_the_decoder():
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(8, 12, generator=g, dtype=torch.float64) / 8**0.5
+    Dh = U.gaussian_dictionary(12, 20, seed=1, **F64)
+    y = torch.randn(5, 8, generator=g, dtype=torch.float64)
+    net = U.Decoded(U.LISTA(A @ Dh, 4, 0.05), Dh)
+    z = ista(MatrixOperator(A @ Dh), y, 0.05, iters=4, L=U.lipschitz(A @ Dh).reshape(1)).x
+    with torch.no_grad():
+        torch.testing.assert_close(net(y), z @ Dh.T)
+        assert net(y, return_all=True).shape == (5, 5, 12)
+
+
+# --------------------------------------------------------------------------- Moreau & Bruna
+def _orthogonal(n, seed):
+    q, _ = torch.linalg.qr(torch.randn(n, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    return q
+
+
+def test_factorised_step_with_identity_and_L_is_ista():
+    D, _, y = problem(10, 20, 4, seed=2)
+    L = float(U.lipschitz(D))
+    z = torch.zeros(4, 20, dtype=torch.float64)
+    for _ in range(7):
+        z = U.factorised_step(D, y, z, 0.1, torch.eye(20, dtype=torch.float64), torch.full((20,), L, dtype=torch.float64))
+    torch.testing.assert_close(z, ista(MatrixOperator(D), y, 0.1, iters=7, L=torch.tensor([L])).x)
+
+
+@HYP
+@given(seed=st.integers(0, 10_000), lam=st.floats(0.01, 1.0))
+def test_factorised_step_descends_up_to_the_l1_distortion(seed, lam):
+    """With R = A^T S A - D^T D >= 0: F(z_{k+1}) <= F(z_k) + delta_A(z_k) - delta_A(z_{k+1}) (the surrogate majorises F - delta_A)."""
+    D, _, y = problem(8, 12, 3, seed=seed % 50)
+    A = _orthogonal(12, seed)
+    B = D.T @ D
+    S = torch.linalg.eigvalsh(A @ B @ A.T)[-1].expand(12) * 1.0001 + torch.rand(12, generator=torch.Generator().manual_seed(seed),
+                                                                               dtype=torch.float64)
+    assert U.factorisation_quantities(D, A, S)["R_min"] >= -1e-10
+    z = torch.zeros(3, 12, dtype=torch.float64)
+    F = lambda z: U.lasso_objective(D, y, z, lam)  # noqa: E731
+    for _ in range(10):
+        z_new = U.factorised_step(D, y, z, lam, A, S)
+        assert torch.all(F(z_new) <= F(z) + U.l1_distortion(A, z, lam) - U.l1_distortion(A, z_new, lam) + 1e-10)
+        z = z_new
 
 
 # --------------------------------------------------------------------------- bad input fails fast, naming the parameter
@@ -354,9 +468,19 @@ def test_train_is_reproducible_from_its_seed():
         (lambda: U.oracle_ista(torch.eye(3), torch.zeros(1, 4), 0.1, iters=3), "y must"),
         (lambda: U.solver_path("fista", torch.eye(3), torch.zeros(1, 3), 0.1, [2, 1]), "record_at"),
         (lambda: U.lasso_reference(torch.eye(3), torch.zeros(1, 3), float("nan")), "lam"),
-        (lambda: U.train(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 3), steps=0, lr=1e-2, lam=0.1), "steps"),
-        (lambda: U.train(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 3), steps=2, lr=-1.0, lam=0.1), "lr"),
-        (lambda: U.train(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 3), steps=2, lr=1e-2), "lam"),
+        (lambda: U.train(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 3), steps=0, lr=1e-2), "steps"),
+        (lambda: U.train(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 3), steps=2, lr=-1.0), "lr"),
+        (lambda: U.train(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 3), steps=2, lr=1e-2), "f_star"),
+        (lambda: U.train(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 3), steps=2, lr=1e-2, objective="last",
+                         optimizer="lbfgs"), "optimizer"),
+        (lambda: U.train(U.SLISTA(torch.eye(3), 2, [0.1, 0.2], models=2, depths=[2, 1]), torch.zeros(4, 3), steps=2,
+                         lr=1e-2, f_star=torch.zeros(4)), "objective"),
+        (lambda: U.SLISTA(torch.eye(3), 3, [0.1, 0.2], models=2, depths=[1, 3]), "depths"),
+        (lambda: U.SLISTA(torch.eye(3), 3, [0.1, 0.2, 0.3], models=2), "lam"),
+        (lambda: U.SLISTA(torch.eye(3), 3, 0.1, models=2)(torch.zeros(3, 4, 3)), "y must"),
+        (lambda: U.Decoded(U.SLISTA(torch.eye(3), 2, 0.1), torch.zeros(4, 5)), "decoder"),
+        (lambda: U.theorem1_rate(0.1, 0), "s"),
+        (lambda: U.nmse_db_difference([1.0, 2.0], [1.0], n_boot=10, seed=0), "err_a"),
         (lambda: U.restricted_lipschitz(torch.eye(3), torch.ones(2, 4, dtype=torch.bool)), "support"),
         (lambda: U.nmse_db(torch.zeros(2, 3), torch.zeros(2, 4)), "x_hat"),
     ],
@@ -364,18 +488,3 @@ def test_train_is_reproducible_from_its_seed():
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
-
-
-def test_experiments_run_end_to_end_on_tiny_problems():
-    D = U.gaussian_dictionary(10, 20, seed=0, dtype=torch.float32, device="cpu")
-    x = U.bernoulli_gaussian(80, 20, 0.1, seed=1, dtype=torch.float32, device="cpu")
-    y = x @ D.T
-    models = {n: dict(steps=3, lr=1e-3, lam=0.1) for n in ("LISTA", "LISTA-CPSS", "ALISTA", "SLISTA")}
-    r = U.nmse_experiment(D, y[:60], x[:60], y[60:], x[60:], layers=3, lam_values=[0.1], models=models)
-    assert set(r["learned"]) == set(models) and all(v.shape == (4,) for v in r["learned"].values())
-    assert r["classical"]["fista"][0.1].shape == (4,)
-    ys = U.lasso_signals(D, 40, seed=2)
-    r2 = U.lasso_depth_experiment(D, ys[:30], ys[30:], reg=0.5, layers=3, models={"SLISTA": dict(steps=3, lr=1e-2)},
-                                  ref_iters=300)
-    assert r2["gap"]["SLISTA"].shape == (4,) and torch.all(r2["gap"]["ISTA"] >= -1e-9)
-    assert r2["slista_alpha"].shape == (3,) and r2["slista_LS_in"].shape == (3, 10)

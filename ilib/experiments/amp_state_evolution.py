@@ -66,8 +66,8 @@ class Profile(_Profile):
     trials: int = param(smoke=2, paper=4, lo=2, doc="independent instances (W, z, xi) in (a)")
     amp_iters: int = param(smoke=120, paper=300, lo=1, doc="cap on AMP iterations (spiked model)")
     lanczos_iters: int = param(smoke=40, paper=80, lo=2, doc="Lanczos steps of PCA and L-AMP")
-    se_points: int = param(smoke=8, paper=40, lo=3, doc="points of each state-evolution curve")
-    se_iters: int = param(smoke=800, paper=4000, lo=10, doc="cap on state-evolution iterations")
+    se_points: int = param(smoke=5, paper=40, lo=3, doc="points of each state-evolution curve")
+    se_iters: int = param(smoke=300, paper=4000, lo=10, doc="cap on state-evolution iterations")
     fs_p_values: tuple[int, ...] = param(smoke=(100, 200), paper=(500, 1000, 2000), lo=20,
                                          doc="dimensions p of the finite-size study (c)")
     fs_alpha: float = param(smoke=2.0, paper=2.0, lo=1, doc="alpha of the finite-size study (linear prior)")
