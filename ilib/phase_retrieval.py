@@ -33,6 +33,7 @@ import math
 import torch
 
 from ._checks import check_nonneg_int, check_positive, check_positive_int
+from . import landscape
 from .angles import angle_map
 from .generators import ReLUGenerator
 from .operators import LinearOperator
@@ -94,14 +95,8 @@ def _measure(generator: ReLUGenerator, operator: LinearOperator, x: torch.Tensor
 
 
 def _target(generator, operator, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-    """|A G(x0)| broadcast against the latent batch ``x`` of shape (B, ..., k)."""
-    if x0.shape[-1] != x.shape[-1]:
-        raise ValueError(f"x0 has last dimension {x0.shape[-1]} but x has {x.shape[-1]}")
-    lead = x.dim() - x0.dim()
-    if lead < 0:
-        raise ValueError(f"x0 {tuple(x0.shape)} must have at most as many dimensions as x {tuple(x.shape)}")
-    x0 = x0.reshape(x0.shape[:-1] + (1,) * lead + x0.shape[-1:]) if lead else x0
-    return _measure(generator, operator, x0).abs()
+    """|A G(x0)| broadcast against the latent batch ``x`` of shape (B, ..., k) (the landscape's target, in modulus)."""
+    return landscape._target(generator, operator, x, x0).abs()
 
 
 def amplitude_loss(generator: ReLUGenerator, x: torch.Tensor, x0: torch.Tensor, operator: LinearOperator) -> torch.Tensor:

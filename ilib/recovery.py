@@ -351,16 +351,61 @@ def polish_local(y: torch.Tensor, operator: LinearOperator, generator, z: torch.
         for _ in range(int(steps)):
             L = generator.local_linear_map(z)  # (B, R, n, k)
             M = operator(L.transpose(-1, -2)).transpose(-1, -2).to(torch.float64)  # (B, R, m, k)
-            rhs = yy
-            if latent_penalty:
-                eye = (latent_penalty**0.5) * torch.eye(k, dtype=torch.float64, device=z.device).expand(B, R, k, k)
-                M = torch.cat([M, eye], dim=-2)
-                rhs = torch.cat([yy, torch.zeros(B, R, k, dtype=torch.float64, device=z.device)], dim=-1)
-            cand = lstsq(M, rhs.unsqueeze(-1)).squeeze(-1).to(z.dtype)
-            new = fun(cand)
-            better = new < loss
-            z = torch.where(better.unsqueeze(-1), cand, z)
-            loss = torch.where(better, new, loss)
+            w = _ridge_lstsq(M, yy, latent_penalty, torch.zeros(B, R, k, dtype=torch.float64, device=z.device))
+            z, loss = _keep_better(fun, z, loss, w.to(z.dtype))
+    return z, loss
+
+
+def _ridge_lstsq(M: torch.Tensor, rhs: torch.Tensor, latent_penalty: float, offset: torch.Tensor) -> torch.Tensor:
+    r""":math:`\arg\min_w \|M w - r\|^2 + \lambda\|w - o\|^2` for batches of ``M`` (..., m, k), ``r`` (..., m), ``o`` (..., k)."""
+    if latent_penalty:
+        k = M.shape[-1]
+        eye = (latent_penalty**0.5) * torch.eye(k, dtype=M.dtype, device=M.device).expand(*M.shape[:-2], k, k)
+        M = torch.cat([M, eye], dim=-2)
+        rhs = torch.cat([rhs, (latent_penalty**0.5) * offset], dim=-1)
+    return lstsq(M, rhs.unsqueeze(-1)).squeeze(-1)
+
+
+def _keep_better(fun, z: torch.Tensor, loss: torch.Tensor, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cand`` where it lowers ``fun``, else ``z``; with the losses of the kept rows."""
+    new = fun(cand)
+    better = new < loss
+    return torch.where(better.unsqueeze(-1), cand, z), torch.where(better, new, loss)
+
+
+def gauss_newton_polish(y: torch.Tensor, operator: LinearOperator, generator, z: torch.Tensor, *, steps: int = 5,
+                        latent_penalty: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Gauss--Newton steps on the CSGM objective of a smooth generator: the first-order optimiser's floor removed.
+
+    With :math:`J = \partial G/\partial z` at the current iterate (``generator.jacobian(z)``,
+    shape ``(..., n, k)``), each step solves the linearised problem in float64,
+
+    .. math::
+
+        \delta = \arg\min_\delta \|y - AG(z) - AJ\delta\|^2 + \lambda\|z + \delta\|^2, \qquad z^+ = z + \delta,
+
+    for every row of ``z`` (shape ``(B, R, k)``), and keeps :math:`z^+` only where the true
+    objective decreases, so the loss never increases. Near a minimiser with a small residual
+    the steps converge quadratically, which Adam with a constant step size does not (it
+    hovers at a distance set by its step). For a bias-free ReLU network :math:`J = \Lambda_z`
+    and one step is :func:`polish_local`'s. Returns the new latents and their losses ``(B, R)``.
+    """
+    if int(steps) != steps or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got steps={steps}")
+    if not hasattr(generator, "jacobian"):
+        raise TypeError(f"generator must provide jacobian(z); {type(generator).__name__} does not")
+    fun = csgm_objective(y, operator, generator, latent_penalty)
+    z = z.detach().clone()
+    with torch.no_grad():
+        loss = fun(z)
+        B, R, k = z.shape
+        yy = y.unsqueeze(1)
+        for _ in range(int(steps)):
+            J = generator.jacobian(z)  # (B, R, n, k)
+            M = operator(J.transpose(-1, -2)).transpose(-1, -2).to(torch.float64)  # (B, R, m, k)
+            rhs = (yy - operator(generator(z))).to(torch.float64)
+            delta = _ridge_lstsq(M, rhs, latent_penalty, -z.to(torch.float64))
+            z, loss = _keep_better(fun, z, loss, (z.to(torch.float64) + delta).to(z.dtype))
     return z, loss
 
 

@@ -362,6 +362,32 @@ class MLPGenerator:
 
     __call__ = forward
 
+    def jacobian(self, z: torch.Tensor) -> torch.Tensor:
+        r"""The Jacobian :math:`J(z) = \partial G/\partial z`, shape ``(..., n, k)``, by forward accumulation.
+
+        .. math::
+
+            J(z) = D_L W_L D_{L-1} W_{L-1} \cdots D_1 W_1, \qquad
+            D_i = \mathrm{diag}\, a_i'(W_i h_{i-1} + b_i),
+
+        with :math:`\mathrm{sp}'(t) = \sigma(t)` for the softplus blocks and
+        :math:`\sigma'(t) = \sigma(t)(1 - \sigma(t))` for the sigmoid output. This is what a
+        Gauss--Newton step of CSGM needs (:func:`ilib.recovery.gauss_newton_polish`).
+        """
+        if z.shape[-1] != self.latent_dim:
+            raise ValueError(f"latent has last dimension {z.shape[-1]}, the generator takes {self.latent_dim}")
+        with torch.no_grad():
+            h, J = z, None
+            for i in range(self.depth):
+                pre = F.linear(h, self.weights[i], self.biases[i])
+                s = torch.sigmoid(pre)
+                last = i == self.depth - 1
+                d = s * (1 - s) if last else s
+                J = self.weights[i] if J is None else torch.matmul(self.weights[i], J)
+                J = d.unsqueeze(-1) * J
+                h = s if last else F.softplus(pre)
+        return J
+
     @classmethod
     def from_vae(cls, model: VAE) -> "MLPGenerator":
         t = model.decoder_tensors()

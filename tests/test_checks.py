@@ -156,7 +156,7 @@ BAD = [
     (lambda: inversion.expansion_widths(2, NAN, 3), "r"),
     (lambda: inversion.expansion_widths(2, 2.0, True), "depth"),
     (lambda: inversion.bounded_noise((2, 3), -1.0, seed=0), "level"),
-    (lambda: inversion.noisy_sweep(2, 2.0, 2, 1, [0.1, -0.1]), "noise_values[1]"),
+    (lambda: inversion.preimage_point_probability(10, 11, 3), "support"),
     (lambda: landscape.negative_critical_angle(0), "d"),
     (lambda: landscape.cone_starts(torch.ones(1, 2), 3, angle=4.0, radii=(0.5, 1.0), generator=torch.Generator()), "angle"),
     (lambda: unrolled.gaussian_dictionary(0, 5), "m"),

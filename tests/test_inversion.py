@@ -330,15 +330,35 @@ def test_wdc_search_only_climbs_and_shrinks_with_expansion():
     W2 = randn(3, 2 * k, k, generator=g, dtype=F64, device="cpu") / math.sqrt(2 * k)
     W64 = randn(3, 64 * k, k, generator=g, dtype=F64, device="cpu") / math.sqrt(64 * k)
     base = I.wdc_sup_estimate(W2, pairs=16, ascent_steps=0, seed=1)
-    up = I.wdc_sup_estimate(W2, pairs=16, ascent_steps=15, seed=1)
-    assert bool((up >= base).all())
-    wide = I.wdc_sup_estimate(W64, pairs=16, ascent_steps=15, seed=1)
+    up = I.wdc_sup_estimate(W2, pairs=16, ascent_steps=40, seed=1)
+    assert bool((up >= base).all()) and bool((up > base).any())
+    wide = I.wdc_sup_estimate(W64, pairs=16, ascent_steps=40, seed=1)
     assert float(wide.mean()) < 0.5 * float(up.mean())
     # it is a value attained at some pair, so never above ||sum w w^T|| + ||Q||
     bound = torch.linalg.matrix_norm(W2.transpose(1, 2) @ W2, ord=2) + 0.5
     assert bool((up <= bound).all())
     x = randn(3, 4, k, generator=g, dtype=F64, device="cpu")
     assert wdc_deviation(W2, x, x).shape == (3, 4)
+
+
+def test_wdc_smoothed_quadratic_tends_to_the_exact_one_and_bounds_the_norm():
+    g = make_generator(132)
+    W = randn(2, 30, 4, generator=g, dtype=F64, device="cpu") / math.sqrt(30)
+    x, y, v = (randn(2, 6, 4, generator=g, dtype=F64, device="cpu") for _ in range(3))
+    x, y, v = (u / u.norm(dim=-1, keepdim=True) for u in (x, y, v))
+    exact = I._wdc_quadratic(W, x, y, v, None)
+    torch.testing.assert_close(I._wdc_quadratic(W, x, y, v, 1e9), exact, rtol=0, atol=1e-12)
+    assert bool((exact.abs() <= wdc_deviation(W, x, y) + 1e-12).all())  # |v'Dv| <= ||D|| for a unit v
+
+
+def test_saturated_search_history_never_falls_and_stops_when_flat():
+    g = make_generator(133)
+    W = randn(2, 12, 3, generator=g, dtype=F64, device="cpu") / math.sqrt(12)
+    best, hist = I.wdc_sup_saturated(W, pairs=4, ascent_steps=20, tol=0.5, max_rounds=4, seed=2)
+    assert all(b >= a for a, b in zip(hist, hist[1:])) and 2 <= len(hist) <= 4
+    if len(hist) < 4:  # it stopped early: the last round gained less than tol
+        assert hist[-1] <= hist[-2] * 1.5
+    assert float(best.mean()) == pytest.approx(hist[-1])
 
 
 @HYP
@@ -354,13 +374,6 @@ def test_bounded_noise_is_bounded(level, seed):
 @pytest.mark.parametrize("k,r,depth,expected", [(20, 2.0, 3, [20, 40, 80, 160]), (10, 1.5, 2, [10, 15, 22]), (1, 1.0, 1, [1, 1])])
 def test_expansion_widths(k, r, depth, expected):
     assert I.expansion_widths(k, r, depth) == expected
-
-
-def test_threshold_ratio_and_slope_known_values():
-    assert I.threshold_ratio([1, 2, 3], [0.0, 0.25, 0.75]) == pytest.approx(2.5)
-    assert I.threshold_ratio([1, 2], [0.6, 1.0]) == 1.0
-    assert math.isnan(I.threshold_ratio([1, 2], [0.1, 0.2]))
-    assert I.loglog_slope([1, 2, 4, 8], [3, 12, 48, 192]) == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize(
@@ -380,9 +393,11 @@ def test_threshold_ratio_and_slope_known_values():
         (lambda: I.random_problems([2, 4], 0, seed=0), "nets"),
         (lambda: I.bounded_noise((2, 3), -1.0, seed=0), "level"),
         (lambda: I.wdc_sup_estimate(torch.zeros(4, 3, dtype=F64)), "W"),
-        (lambda: I.expansion_sweep(5, [], 2, 2), "r_values"),
-        (lambda: I.expansion_sweep(5, [2.0], 2, 2, gd_nets=3), "gd_nets"),
-        (lambda: I.noisy_sweep(5, 2.0, 2, 2, [-0.1]), "noise_values"),
+        (lambda: I.preimage_point_probability(5, 6, 3), "support"),
+        (lambda: I.preimage_point_probability(0, 0, 3), "n_in"),
+        (lambda: I.wdc_sup_estimate(torch.zeros(2, 4, 3, dtype=F64), stages=0), "stages"),
+        (lambda: I.wdc_sup_saturated(torch.zeros(2, 4, 3, dtype=F64), pairs=2, tol=0.0), "tol"),
+        (lambda: I.preimage_is_point(torch.zeros(2, 5, 3, dtype=F64), torch.zeros(2, 5, dtype=F64), torch.zeros(2, 4, dtype=F64)), "h"),
         (lambda: I.invert_gd(I.random_problems([2, 4], 2, seed=0, device="cpu")[0], torch.zeros(2, 4, dtype=F64), restarts=0), "restarts"),
     ],
 )
@@ -391,12 +406,106 @@ def test_bad_input_fails_fast_naming_the_parameter(call, name):
         call()
 
 
-def test_expansion_sweep_smoke():
-    out = I.expansion_sweep(4, [1.5, 4.0], 2, 6, latents=2, gd_nets=2, steps=50, seed=0, device="cpu")
-    assert out["trials"] == 12 and out["gd_trials"] == 4
-    assert out["exact_success"][1] >= out["exact_success"][0]
-    assert out["silent_wrong"] == [0, 0]
-    # success iff the active-row margin is non-negative, trial by trial
-    for m, okk in zip(out["margin"], out["exact_ok"]):
-        assert [v >= 0 for v in m] == okk
-    assert all(0 <= v <= 1 for v in out["gd_success"])
+# --------------------------------------------------------------------------- hidden layers: h >= 0
+def _hidden_layer(n_out, n_in, seed):
+    """A hidden layer: a non-negative input with about half zeros, Gaussian weights, its ReLU output."""
+    g = make_generator(seed)
+    h = torch.relu(randn(n_in, generator=g, dtype=F64, device="cpu"))
+    W = randn(n_out, n_in, generator=g, dtype=F64, device="cpu")
+    return W, h, torch.relu(W @ h)
+
+
+def test_point_probability_edge_values():
+    assert I.preimage_point_probability(10, 4, 10) == 1.0  # enough rows: least squares
+    assert I.preimage_point_probability(10, 10, 9) == 0.0  # no zeros: the cone is a subspace
+    assert I.preimage_point_probability(10, 9, 9) == 0.0  # a half-line always meets a line
+    assert I.preimage_point_probability(10, 4, 3) == 0.0  # fewer rows than the support
+    p = [I.preimage_point_probability(20, 10, m) for m in range(21)]
+    assert all(b >= a for a, b in zip(p, p[1:]))  # more rows, more likely a point
+    assert 0 < I.preimage_point_probability(20, 10, 15) < 1
+
+
+def test_point_probability_matches_the_lp_test_on_random_layers():
+    """Crofton's formula against the exact LP test on 300 random hidden layers (n_in = 16, 24 rows)."""
+    pts, pred = [], []
+    for seed in range(300):
+        W, h, y = _hidden_layer(24, 16, seed)
+        pts.append(bool(I.preimage_is_point(W.unsqueeze(0), y.unsqueeze(0), h.unsqueeze(0))[0]))
+        pred.append(I.preimage_point_probability(16, int((h > 0).sum()), int((y > 0).sum())))
+    p, f = float(np.mean(pred)), float(np.mean(pts))
+    assert abs(f - p) < 4 * math.sqrt(p * (1 - p) / 300), (f, p)
+
+
+def test_predicted_point_success_lies_between_least_squares_and_one():
+    for widths in ([10, 20, 40], [20, 35, 61, 107], [5, 9]):
+        ls, pt = I.predicted_exact_success(widths), I.predicted_point_success(widths)
+        assert ls - 1e-12 <= pt <= 1 + 1e-12
+    assert I.predicted_point_success([5, 9]) == pytest.approx(I.predicted_exact_success([5, 9]))  # no hidden layer
+
+
+def test_nnlp_certificate_at_its_solution():
+    """Where the LP is solved (fewer active rows than inputs): primal feasibility, dual feasibility, complementary
+    slackness and no duality gap, from HiGHS's multipliers; and the point is the truth where the preimage is one."""
+    for seed in range(20):
+        W, h, y = _hidden_layer(20, 16, 200 + seed)
+        res = I.invert_layer_nnlp(W.unsqueeze(0), y.unsqueeze(0))
+        if bool(res.by_lstsq[0]):
+            continue
+        raw = res.results[0]
+        assert raw is not None and raw.status == 0
+        S = (y > 1e-9 * y.abs().max()).numpy()
+        Wn, yn, v = W.numpy(), y.numpy(), raw.x
+        assert np.abs(Wn[S] @ v - yn[S]).max() < 1e-7 and (Wn[~S] @ v).max() < 1e-7 and v.min() > -1e-9
+        lam_eq, lam_ub = np.asarray(raw.eqlin.marginals), np.asarray(raw.ineqlin.marginals)
+        red = np.asarray(raw.lower.marginals)  # reduced costs of the bounds h >= 0
+        assert (lam_ub <= 1e-9).all() and (red >= -1e-9).all()
+        assert np.abs(np.ones(16) - Wn[S].T @ lam_eq - Wn[~S].T @ lam_ub - red).max() < 1e-7  # stationarity
+        assert np.abs(red * v).max() < 1e-7 and np.abs(lam_ub * (Wn[~S] @ v)).max() < 1e-7  # complementary slackness
+        assert abs(v.sum() - yn[S] @ lam_eq) < 1e-7  # no duality gap
+        point = bool(I.preimage_is_point(W.unsqueeze(0), y.unsqueeze(0), h.unsqueeze(0))[0])
+        if point:
+            assert float((res.x[0] - h).abs().max()) < 1e-9
+
+
+def test_nnlp_with_enough_rows_is_least_squares():
+    W, h, y = _hidden_layer(60, 10, 7)
+    res = I.invert_layer_nnlp(W.unsqueeze(0), y.unsqueeze(0))
+    assert bool(res.by_lstsq[0]) and res.results[0] is None
+    assert float((res.x[0] - h).abs().max()) < 1e-9
+
+
+def test_network_nnlp_recovers_where_least_squares_cannot():
+    G, z, x = I.random_problems(I.expansion_widths(6, 1.75, 3), 30, latents=2, seed=211, device="cpu")
+    ls = I.invert_network(G, x)
+    lp = I.invert_network_nnlp(G, x)
+    err = lambda res: torch.nan_to_num((res.z - z).norm(dim=-1) / z.norm(dim=-1), nan=9.0)  # noqa: E731
+    assert bool(((err(ls) < 1e-6) <= (err(lp) < 1e-6)).all())  # whatever least squares recovers, the LP does too
+    assert int(((err(lp) < 1e-6) & ~(err(ls) < 1e-6)).sum()) > 0
+
+
+@HYP
+@given(seed=st.integers(0, 10_000), level=st.sampled_from([1e-4, 1e-3, 1e-2]))
+def test_linf_lp_error_never_exceeds_its_guaranteed_bound(seed, level):
+    W, x, y0 = _layer(40, 6, 3, seed=seed)
+    eps = level * y0.abs().amax(-1)
+    y = y0 + I.bounded_noise(tuple(y0.shape), eps, seed=seed + 1, device="cpu")
+    res = I.invert_layer_lp(W, y, noise_bound=eps)
+    bound = I.linf_lp_error_bound(W, y, eps)
+    ok = res.invertible
+    assert bool(((res.x - x).abs().amax(-1)[ok] <= bound[ok] * (1 + 1e-6) + 1e-12).all())
+
+
+def test_error_levels_are_handed_down_and_the_bound_rule_bounds_the_latent_error():
+    widths = I.expansion_widths(5, 3.0, 3)
+    G, z, x = I.random_problems(widths, 6, seed=221, device="cpu")
+    z, x = z[:, 0], x[:, 0]
+    eps = 1e-3 * x.norm(dim=-1) / math.sqrt(widths[-1])
+    y = x + I.bounded_noise(tuple(x.shape), eps, seed=222, device="cpu")
+    res = I.invert_network_lp(G, y, noise_bound=eps, propagate="rms")
+    assert res.error_levels.shape == (6, 3) and len(res.hidden) == 3
+    assert bool((res.error_levels[res.invertible, 1:] > 0).all())
+    same = I.invert_network_lp(G, y, noise_bound=eps, propagate="same")  # every hidden level is the output's
+    torch.testing.assert_close(same.error_levels[:, 1:], eps.unsqueeze(-1).expand(6, 2))
+    bnd = I.invert_network_lp(G, y, noise_bound=eps, propagate="bound")
+    ok = bnd.invertible
+    assert bool(((bnd.z - z).abs().amax(-1)[ok] <= bnd.error_levels[ok, 0] * (1 + 1e-6)).all())

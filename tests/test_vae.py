@@ -198,6 +198,17 @@ def test_weights_of_another_data_set_live_beside_and_never_replace(saved):
         vae.weight_files("../evil")
 
 
+def test_jacobian_is_the_autograd_jacobian():
+    G = vae.MLPGenerator.from_vae(vae.VAE(30, TINY)).to(dtype=torch.float64)
+    z = torch.randn(2, 3, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    J = G.jacobian(z)
+    assert J.shape == (2, 3, 30, 3)
+    ref = torch.autograd.functional.jacobian(lambda u: G(u), z[1, 2])
+    torch.testing.assert_close(J[1, 2], ref, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="latent"):
+        G.jacobian(torch.zeros(2, 4, dtype=torch.float64))
+
+
 def test_an_edited_shipped_manifest_is_corruption_never_a_reason_to_retrain(tmp_path, monkeypatch):
     """The shipped files are checked against hashes kept in code; retraining never writes into the package."""
     import shutil
