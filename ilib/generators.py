@@ -177,6 +177,60 @@ class ReLUGenerator:
 
     __call__ = forward
 
+    def forward_and_pullback(self, z: torch.Tensor):
+        r""":math:`G(z)` and the pullback :math:`v \mapsto \Lambda_z^\top v` by a hand-written backward pass.
+
+        The forward pass keeps the activations :math:`h_i`; the pullback runs the
+        layers backwards through their masks,
+
+        .. math::
+
+            \Lambda_z^\top v = W_1^\top D_1 W_2^\top D_2 \cdots W_d^\top D_d\, v,
+            \qquad D_i = \mathrm{diag}(W_i h_{i-1} > 0),
+
+        (:math:`D_d = I` without ``output_relu``), which is the vector-Jacobian
+        product of ``G`` at ``z`` (Hand & Voroninski 2018, Sec. 2), so that the CSGM
+        gradient :math:`\Lambda_z^\top A^\top (A G(z) - y)` of Bora, Jalal, Price &
+        Dimakis (2017) costs two passes of batched products and no autograd graph.
+        The weights are read contiguously in both directions (forward through the
+        stored :math:`W_i^\top`, backward through :math:`W_i`).
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Latents ``(B, ..., k)``.
+
+        Returns
+        -------
+        x : torch.Tensor
+            :math:`G(z)`, shape ``(B, ..., n)``.
+        pullback : callable
+            Maps ``v`` of shape ``(B, ..., n)`` to :math:`\Lambda_z^\top v`, shape ``(B, ..., k)``.
+        """
+        h, lead = self._flatten(z)
+        last = len(self._wt) - 1
+        acts = []
+        for i, wt in enumerate(self._wt):
+            h = torch.bmm(h, wt)
+            if i < last or self.output_relu:
+                h = h.relu_()
+                acts.append(h)
+            else:
+                acts.append(None)
+        x = h.reshape(*lead, self.output_dim)
+
+        def pullback(v: torch.Tensor) -> torch.Tensor:
+            if tuple(v.shape) != lead + (self.output_dim,):
+                raise ValueError(f"v must have shape {lead + (self.output_dim,)}, got {tuple(v.shape)}")
+            g = v.reshape(h.shape)
+            for i in range(last, -1, -1):
+                if acts[i] is not None:
+                    g = g * (acts[i] > 0)
+                g = torch.bmm(g, self.weights[i])
+            return g.reshape(*lead, self.latent_dim)
+
+        return x, pullback
+
     def local_linear_map(self, z: torch.Tensor) -> torch.Tensor:
         r"""The local linear map :math:`\Lambda_z` with :math:`G(z) = \Lambda_z z`.
 
@@ -321,6 +375,19 @@ class LinearGenerator:
         return torch.bmm(h, self._ut).reshape(*lead, self.output_dim)
 
     __call__ = forward
+
+    def forward_and_pullback(self, z: torch.Tensor):
+        r""":math:`G(z) = U z` and the pullback :math:`v \mapsto U^\top v` (see :meth:`ReLUGenerator.forward_and_pullback`)."""
+        x = self.forward(z)
+        lead = tuple(z.shape[:-1])
+        B = 1 if self.batch == 1 else self.batch
+
+        def pullback(v: torch.Tensor) -> torch.Tensor:
+            if tuple(v.shape) != lead + (self.output_dim,):
+                raise ValueError(f"v must have shape {lead + (self.output_dim,)}, got {tuple(v.shape)}")
+            return torch.bmm(v.reshape(B, -1, self.output_dim), self.U).reshape(*lead, self.latent_dim)
+
+        return x, pullback
 
     def local_linear_map(self, z: torch.Tensor) -> torch.Tensor:
         lead = tuple(z.shape[:-1])

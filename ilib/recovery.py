@@ -83,12 +83,103 @@ def residual_loss(r: torch.Tensor, loss: str = "squared", delta=None) -> torch.T
     return torch.where(a <= d, r * r, 2 * d * a - d * d).sum(-1)
 
 
-def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_penalty: float = 0.0, *,
-                   loss: str = "squared", delta=None):
-    r"""The per-restart objective :math:`z \mapsto \ell(y - A G(z)) + \lambda\|z\|^2` for latents ``(B, R, k)``.
+def residual_loss_grad(r: torch.Tensor, loss: str = "squared", delta=None) -> torch.Tensor:
+    r"""The derivative :math:`\psi(r) = \partial \ell / \partial r` of :func:`residual_loss`, entry by entry.
 
-    ``loss`` is ``"squared"`` (:math:`\|y - AG(z)\|^2`, Bora et al. 2017), or a robust
-    ``"huber"`` (threshold ``delta``) or ``"l1"`` loss (:func:`residual_loss`).
+    .. math::
+
+        \text{squared: } 2r, \qquad
+        \text{huber: } \begin{cases} 2r & |r| \le \delta \\ 2\delta\,\mathrm{sign}(r) & |r| > \delta \end{cases},
+        \qquad \text{l1: } \mathrm{sign}(r)
+
+    (the subgradient 0 at :math:`r = 0` for l1, as autograd takes it), computed in the order autograd
+    computes it, so the closed-form CSGM gradient :math:`\Lambda_z^\top A^\top \psi(AG(z) - y)` repeats
+    autograd's numbers.
+    """
+    if loss == "squared":
+        return r + r
+    if loss == "l1":
+        return torch.sign(r)
+    d = _huber_delta(delta, r).reshape(-1, *([1] * (r.dim() - 1)))
+    return torch.where(r.abs() <= d, r + r, (2 * d) * torch.sign(r))
+
+
+GRADS = ("auto", "closed", "autograd")
+
+
+def _tracks_gradients(obj, depth: int = 3) -> bool:
+    """Whether a tensor held by ``obj`` (itself, in its attributes, lists, tuples or nested objects, ``depth`` deep) requires gradients."""
+    if isinstance(obj, torch.Tensor):
+        return obj.requires_grad
+    if depth == 0:
+        return False
+    if isinstance(obj, (list, tuple)):
+        return any(_tracks_gradients(v, depth - 1) for v in obj)
+    if hasattr(obj, "__dict__") and not isinstance(obj, type):
+        return any(_tracks_gradients(v, depth - 1) for v in vars(obj).values())
+    return False
+
+
+def closed_form_applies(y: torch.Tensor, operator, generator) -> bool:
+    r"""Whether :func:`csgm_objective` can use the closed-form gradient for this problem.
+
+    It needs a generator with a hand-written pullback (``forward_and_pullback``: the bias-free
+    :class:`~ilib.generators.ReLUGenerator` and the :class:`~ilib.generators.LinearGenerator`),
+    a :class:`~ilib.operators.LinearOperator` (for its adjoint), and no tensor of the problem
+    that requires gradients (the closed form differentiates in ``z`` only).
+    """
+    return (hasattr(generator, "forward_and_pullback") and isinstance(operator, LinearOperator)
+            and not any(_tracks_gradients(t) for t in (y, operator, generator)))
+
+
+class _ClosedFormLoss(torch.autograd.Function):
+    """Per-row losses whose backward is a gradient already computed in closed form (no autograd graph)."""
+
+    @staticmethod
+    def forward(ctx, z, value_and_grad):
+        loss, grad = value_and_grad(z.detach())
+        ctx.save_for_backward(grad)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        (grad,) = ctx.saved_tensors
+        return grad_loss.unsqueeze(-1) * grad, None
+
+
+def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_penalty: float = 0.0, *,
+                   loss: str = "squared", delta=None, grad: str = "auto"):
+    r"""The per-restart objective :math:`f(z) = \ell(A G(z) - y) + \lambda\|z\|^2` for latents ``(B, R, k)``.
+
+    ``loss`` is ``"squared"`` (:math:`\ell(r) = \|r\|^2`, Bora et al. 2017), or a robust
+    ``"huber"`` (threshold ``delta``) or ``"l1"`` loss (:func:`residual_loss`). The gradient,
+    for a bias-free ReLU generator (or a linear one), is
+
+    .. math::
+
+        \nabla f(z) = \Lambda_z^\top A^\top \psi(A G(z) - y) + 2\lambda z,
+        \qquad \psi = \ell' \ (\psi(r) = 2r \text{ for the squared loss}),
+
+    with :math:`\Lambda_z` the local linear map (:math:`G(z) = \Lambda_z z`, Hand & Voroninski
+    2018) of the CSGM objective of Bora, Jalal, Price & Dimakis (2017).
+
+    Parameters
+    ----------
+    y, operator, generator, latent_penalty, loss, delta :
+        As in :func:`csgm`.
+    grad : {"auto", "closed", "autograd"}
+        How ``torch.autograd.grad`` of the returned function's value is computed. ``"closed"``:
+        the formula above, by the generator's hand-written pullback
+        (:meth:`~ilib.generators.ReLUGenerator.forward_and_pullback`) and the operator's adjoint,
+        evaluated with the forward pass and without an autograd graph; ``"autograd"``: autograd
+        through the generator (the reference, and the only choice for generators with biases or
+        smooth activations); ``"auto"``: ``"closed"`` where :func:`closed_form_applies`, else
+        ``"autograd"``. Both give the same numbers up to rounding.
+
+    Returns
+    -------
+    callable
+        ``fun(z)`` with per-row losses of shape ``(B, R)``.
     """
     check_nonneg(latent_penalty, "latent_penalty")
     check_choice(loss, "loss", LOSSES)
@@ -96,6 +187,13 @@ def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_
         if delta is None:
             raise ValueError('delta (the Huber threshold) is required with loss="huber"')
         _huber_delta(delta, y)
+    check_choice(grad, "grad", GRADS)
+    closed = closed_form_applies(y, operator, generator)
+    if grad == "closed" and not closed:
+        raise ValueError(
+            f"grad='closed' needs a generator with forward_and_pullback (bias-free ReLU or linear), a LinearOperator "
+            f"and no tensor requiring gradients; got {type(generator).__name__} and {type(operator).__name__}"
+        )
     yy = y.unsqueeze(1)
 
     def fun(z: torch.Tensor) -> torch.Tensor:
@@ -105,7 +203,27 @@ def csgm_objective(y: torch.Tensor, operator: LinearOperator, generator, latent_
             out = out + latent_penalty * (z * z).sum(-1)
         return out
 
-    return fun
+    if grad == "autograd" or not closed:
+        return fun
+
+    def value_and_grad(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            x, pullback = generator.forward_and_pullback(z)
+            r = operator(x) - yy
+            out = residual_loss(r, loss, delta)
+            g = pullback(operator.adjoint(residual_loss_grad(r, loss, delta)))
+            if latent_penalty:
+                out = out + latent_penalty * (z * z).sum(-1)
+                g = g + (2 * latent_penalty) * z
+        return out, g
+
+    def closed_fun(z: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and z.requires_grad:
+            return _ClosedFormLoss.apply(z, value_and_grad)
+        return fun(z)
+
+    closed_fun.value_and_grad = value_and_grad
+    return closed_fun
 
 
 def csgm(
@@ -126,6 +244,7 @@ def csgm(
     loss: str = "squared",
     delta=None,
     seed: SeedLike = 0,
+    grad: str = "auto",
 ) -> CSGMResult:
     r"""Solve ``B`` CSGM problems with ``restarts`` random starts each, in one batch.
 
@@ -155,6 +274,11 @@ def csgm(
         generator once the activation region is right. 0 disables it.
     seed : int or torch.Generator
         Seeds the random starts.
+    grad : {"auto", "closed", "autograd"}
+        How the gradient is computed (:func:`csgm_objective`): by default in closed form,
+        :math:`\Lambda_z^\top A^\top\psi(AG(z) - y) + 2\lambda z` (:math:`\psi = \ell'`, so
+        :math:`2\Lambda_z^\top A^\top(AG(z) - y)` for the squared loss), for bias-free ReLU and
+        linear generators, by autograd otherwise.
     """
     if y.dim() != 2:
         raise ValueError(f"y must have shape (B, m), got {tuple(y.shape)}")
@@ -174,7 +298,7 @@ def csgm(
         z0 = init_std * randn(B, int(restarts), k, generator=g, dtype=y.dtype, device=y.device)
     elif z0.dim() != 3 or z0.shape[0] != B or z0.shape[2] != k:
         raise ValueError(f"z0 must have shape ({B}, R, {k}), got {tuple(z0.shape)}")
-    fun = csgm_objective(y, operator, generator, latent_penalty, loss=loss, delta=delta)
+    fun = csgm_objective(y, operator, generator, latent_penalty, loss=loss, delta=delta, grad=grad)
     res = minimize(
         fun,
         z0,

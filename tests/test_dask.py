@@ -22,9 +22,18 @@ ROOT = Path(__file__).resolve().parent.parent
 DASK = [sys.executable, "-m", "distributed.cli"]
 
 
+def _own_session_dying_with_pytest():
+    """In the child: its own session (so a kill reaches its whole group), and SIGKILL when pytest dies (Linux)."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: a killed test run leaves no cluster behind
+
+
 def _spawn(args, env=None, log=None, cwd=ROOT):
     return subprocess.Popen(args, cwd=cwd, env={**os.environ, **(env or {})}, stdout=log or subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, preexec_fn=_own_session_dying_with_pytest)
 
 
 @pytest.fixture

@@ -107,3 +107,37 @@ def test_batched_matmul_gradient_is_the_transpose_product():
     h = ilib.randn(3, 2, 4, generator=g, dtype="float64", device="cpu").requires_grad_(True)
     assert torch.autograd.gradcheck(lambda v: batched_matmul(v, w.transpose(1, 2).contiguous(), w), (h,))
     torch.testing.assert_close(batched_matmul(h, w.transpose(1, 2), w), torch.bmm(h, w.transpose(1, 2)))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("output_relu", [True, False])
+def test_pullback_is_the_vector_jacobian_product(batch, output_relu):
+    """forward_and_pullback gives G(z) and v -> Λ_zᵀ v, equal to autograd's vector-Jacobian product (float64)."""
+    G = ilib.ReLUGenerator.random([4, 20, 30, 50], batch=batch, seed=5, output_relu=output_relu, dtype="float64",
+                                  device="cpu")
+    g = ilib.make_generator(6)
+    z = ilib.randn(3, 5, 4, generator=g, dtype="float64", device="cpu").requires_grad_(True)
+    v = ilib.randn(3, 5, 50, generator=g, dtype="float64", device="cpu")
+    x, pullback = G.forward_and_pullback(z.detach())
+    (vjp,) = torch.autograd.grad((G(z) * v).sum(), z)
+    torch.testing.assert_close(x, G(z.detach()), rtol=0, atol=0)
+    torch.testing.assert_close(pullback(v), vjp, rtol=1e-12, atol=1e-13)
+    L = G.local_linear_map(z.detach())
+    torch.testing.assert_close(pullback(v), (L.transpose(-1, -2) @ v.unsqueeze(-1)).squeeze(-1), rtol=1e-10, atol=1e-12)
+
+
+def test_linear_generator_pullback_is_the_transpose():
+    U = ilib.LinearGenerator.random(30, 4, batch=2, seed=0, dtype="float64", device="cpu")
+    g = ilib.make_generator(1)
+    z = ilib.randn(2, 3, 4, generator=g, dtype="float64", device="cpu")
+    v = ilib.randn(2, 3, 30, generator=g, dtype="float64", device="cpu")
+    x, pullback = U.forward_and_pullback(z)
+    torch.testing.assert_close(x, U(z))
+    torch.testing.assert_close(pullback(v), (U.U.transpose(1, 2).unsqueeze(1) @ v.unsqueeze(-1)).squeeze(-1))
+
+
+def test_pullback_refuses_a_vector_of_the_wrong_shape():
+    G = ilib.ReLUGenerator.random([3, 5, 7], batch=1, device="cpu")
+    _, pullback = G.forward_and_pullback(torch.zeros(1, 2, 3))
+    with pytest.raises(ValueError, match="v must have shape"):
+        pullback(torch.zeros(1, 2, 6))

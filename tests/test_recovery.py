@@ -69,6 +69,128 @@ def test_mismatched_shapes_are_refused():
         ilib.csgm(A(x), A, G, latent_penalty=-1.0)
 
 
+def _objective_problem(shared_generator, shared_operator, dtype="float64", seed=7):
+    B = 3
+    g = ilib.make_generator(seed)
+    G = ilib.ReLUGenerator.random([4, 30, 60], batch=1 if shared_generator else B, seed=g, dtype=dtype, device="cpu")
+    A = ilib.GaussianOperator.random(20, 60, batch=1 if shared_operator else B, seed=g, dtype=dtype, device="cpu")
+    y = ilib.randn(B, 20, generator=g, dtype=dtype, device="cpu")
+    z = ilib.randn(B, 5, 4, generator=g, dtype=dtype, device="cpu")
+    return G, A, y, z
+
+
+@pytest.mark.parametrize("shared_generator, shared_operator", [(False, False), (True, False), (True, True)])
+@pytest.mark.parametrize("lam", [0.0, 0.3])
+def test_closed_form_gradient_equals_autograd(shared_generator, shared_operator, lam):
+    """∇f(z) = 2Λ_zᵀAᵀ(AG(z) − y) + 2λz equals autograd's gradient of ‖AG(z) − y‖² + λ‖z‖² (float64)."""
+    G, A, y, z = _objective_problem(shared_generator, shared_operator)
+    z = z.requires_grad_(True)
+    f_auto = ilib.csgm_objective(y, A, G, lam, grad="autograd")
+    f_closed = ilib.csgm_objective(y, A, G, lam, grad="closed")
+    (g_auto,) = torch.autograd.grad(f_auto(z).sum(), z)
+    (g_closed,) = torch.autograd.grad(f_closed(z).sum(), z)
+    torch.testing.assert_close(f_closed(z), f_auto(z), rtol=1e-13, atol=0)
+    torch.testing.assert_close(g_closed, g_auto, rtol=1e-12, atol=1e-13)
+    # and the formula itself, with Λ_z formed explicitly
+    L = G.local_linear_map(z.detach())
+    r = A(G(z.detach())) - y.unsqueeze(1)
+    formula = 2 * (L.transpose(-1, -2) @ A.adjoint(r).unsqueeze(-1)).squeeze(-1) + 2 * lam * z.detach()
+    torch.testing.assert_close(g_closed, formula, rtol=1e-10, atol=1e-12)
+
+
+def test_closed_form_gradient_is_weighted_by_the_upstream_gradient():
+    """The backward multiplies each row's gradient by the upstream weight (here 3 for row (0, 1), 0 elsewhere)."""
+    G, A, y, z = _objective_problem(False, False)
+    z = z.requires_grad_(True)
+    w = torch.zeros(3, 5, dtype=torch.float64)
+    w[0, 1] = 3.0
+    (g_auto,) = torch.autograd.grad((ilib.csgm_objective(y, A, G, 0.1, grad="autograd")(z) * w).sum(), z)
+    (g_closed,) = torch.autograd.grad((ilib.csgm_objective(y, A, G, 0.1, grad="closed")(z) * w).sum(), z)
+    torch.testing.assert_close(g_closed, g_auto, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("shared_generator", [False, True])
+@pytest.mark.parametrize("kwargs", [dict(), dict(latent_penalty=0.2, negate_every=10), dict(radius=1.5, method="gd")])
+def test_csgm_iterates_are_the_same_with_the_closed_form_and_autograd(shared_generator, kwargs):
+    G, A, y, z = _objective_problem(shared_generator, False, seed=8)
+    runs = [ilib.csgm(y, A, G, z0=z, steps=60, lr=0.05, grad=grad, **kwargs) for grad in ("closed", "autograd")]
+    torch.testing.assert_close(runs[0].restart_z, runs[1].restart_z, rtol=1e-11, atol=1e-12)
+    torch.testing.assert_close(runs[0].restart_loss, runs[1].restart_loss, rtol=1e-11, atol=1e-12)
+    assert torch.equal(runs[0].flips, runs[1].flips)
+
+
+def test_float32_closed_form_reproduces_autograd_bit_for_bit_on_the_cpu():
+    """The closed form does autograd's products in autograd's order, so the default (closed) leaves every
+    float32 CSGM result of the notebooks unchanged on the CPU."""
+    G, A, y, z = _objective_problem(False, False, dtype="float32", seed=9)
+    a = ilib.csgm(y, A, G, z0=z, steps=80, lr=0.05, latent_penalty=0.1, negate_every=20)
+    b = ilib.csgm(y, A, G, z0=z, steps=80, lr=0.05, latent_penalty=0.1, negate_every=20, grad="autograd")
+    assert torch.equal(a.restart_z, b.restart_z) and torch.equal(a.restart_loss, b.restart_loss)
+
+
+def test_linear_generator_closed_form_gradient_equals_autograd():
+    g = ilib.make_generator(0)
+    U = ilib.LinearGenerator.random(40, 3, batch=2, seed=g, dtype="float64", device="cpu")
+    A = ilib.GaussianOperator.random(20, 40, batch=2, seed=g, dtype="float64", device="cpu")
+    y = ilib.randn(2, 20, generator=g, dtype="float64", device="cpu")
+    z = ilib.randn(2, 4, 3, generator=g, dtype="float64", device="cpu").requires_grad_(True)
+    grads = [torch.autograd.grad(ilib.csgm_objective(y, A, U, 0.5, grad=m)(z).sum(), z)[0] for m in ("closed", "autograd")]
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-13)
+
+
+def test_auto_falls_back_to_autograd_where_the_closed_form_does_not_apply():
+    """Weights that require gradients (the closed form differentiates in z only): auto uses autograd, closed is refused."""
+    from ilib.recovery import closed_form_applies
+
+    G, A, y, z = _objective_problem(False, False)
+    assert closed_form_applies(y, A, G)
+    Gt = ilib.ReLUGenerator([w.clone().requires_grad_(True) for w in G.weights])
+    assert not closed_form_applies(y, A, Gt)
+    with pytest.raises(ValueError, match="grad='closed'"):
+        ilib.csgm_objective(y, A, Gt, grad="closed")
+    loss = ilib.csgm_objective(y, A, Gt)(z).sum()
+    (gw,) = torch.autograd.grad(loss, Gt.weights[0])
+    assert gw.abs().sum() > 0
+
+
+def test_a_generator_without_a_pullback_uses_autograd():
+    from ilib.recovery import closed_form_applies
+    from ilib.vae import MLPGenerator
+
+    g = ilib.make_generator(3)
+    W = [ilib.randn(8, 2, generator=g, dtype="float64", device="cpu"), ilib.randn(12, 8, generator=g, dtype="float64", device="cpu")]
+    b = [torch.zeros(8, dtype=torch.float64), torch.zeros(12, dtype=torch.float64)]
+    G = MLPGenerator(W, b)
+    A = ilib.GaussianOperator.random(6, 12, batch=1, seed=g, dtype="float64", device="cpu")
+    y = ilib.randn(2, 6, generator=g, dtype="float64", device="cpu")
+    assert not closed_form_applies(y, A, G)
+    with pytest.raises(ValueError, match="grad='closed'"):
+        ilib.csgm(y, A, G, steps=2, grad="closed")
+    a = ilib.csgm(y, A, G, steps=20, restarts=2, seed=1)
+    b2 = ilib.csgm(y, A, G, steps=20, restarts=2, seed=1, grad="autograd")
+    assert torch.equal(a.restart_z, b2.restart_z)
+
+
+def test_unknown_grad_is_refused():
+    G, A, y, z = _objective_problem(False, False)
+    with pytest.raises(ValueError, match="grad"):
+        ilib.csgm(y, A, G, grad="numeric")
+
+
+@pytest.mark.parametrize("loss, delta", [("huber", 0.3), ("huber", [0.2, 0.5, 1.0]), ("l1", None)])
+@pytest.mark.parametrize("lam", [0.0, 0.2])
+def test_closed_form_gradient_of_the_robust_losses_equals_autograd(loss, delta, lam):
+    """∇f(z) = Λ_zᵀAᵀψ(AG(z) − y) + 2λz with ψ the Huber (2r inside, 2δ sign r outside) or l1 (sign r) derivative."""
+    G, A, y, z = _objective_problem(False, False, seed=10)
+    z = z.requires_grad_(True)
+    grads = [torch.autograd.grad(ilib.csgm_objective(y, A, G, lam, loss=loss, delta=delta, grad=m)(z).sum(), z)[0]
+             for m in ("closed", "autograd")]
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-13)
+    runs = [ilib.csgm(y, A, G, z0=z.detach(), steps=40, lr=0.05, loss=loss, delta=delta, latent_penalty=lam, grad=m)
+            for m in ("closed", "autograd")]
+    torch.testing.assert_close(runs[0].restart_z, runs[1].restart_z, rtol=1e-11, atol=1e-12)
+
+
 # --------------------------------------------------------------------------- robust losses
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

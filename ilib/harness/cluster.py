@@ -84,7 +84,7 @@ def connect(scheduler: str | None, jobs: int):
             client.close()
         return
     cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, resources={"notebook": 1},
-                           dashboard_address=None, silence_logs=logging.ERROR,
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,  # a free port, never "8787 in use"
                            local_directory=str(REPO_ROOT / "build" / "dask"))
     client = Client(cluster, set_as_default=False)
     try:
