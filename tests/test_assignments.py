@@ -1,11 +1,14 @@
-"""Course assignments: student copies hide the solutions, and the autograder scores fairly.
+"""Course assignments: student copies hide the solutions, the bundle checks locally, the grader scores fairly.
 
-Every notebook is turned into a student copy; the untouched copy scores zero without crashing the
-grader, and the copy with the solutions put back scores full marks.
+Every notebook is turned into a student copy; the untouched copy fails every public case without
+crashing the checker, and the copies with the solutions put back score full marks in the sandboxed
+grader (graded together, exercises only: the smoke run of every notebook covers the notebooks).
+Cheats, limits and the gradebook: ``tests/test_grading.py``.
 """
 
 import ast
 import json
+import os
 import re
 from pathlib import Path
 
@@ -18,6 +21,16 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 PENDING = set()
 WITH_EXERCISES = [p for p in NOTEBOOKS if assignments.exercises(nbformat.read(p, as_version=4))]
+
+
+def _resolve(ref):
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def _solutions(path):
@@ -35,7 +48,7 @@ def test_every_notebook_has_at_least_two_exercises_of_different_difficulty(path)
     assert len({s["difficulty"] for s in specs}) >= 2, "exercises of different difficulty"
     for spec, cell in zip(specs, [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]):
         assert spec["difficulty"] in assignments.DIFFICULTIES
-        assert spec["cases"] and spec.get("hint") and assignments._resolve(spec["reference"])
+        assert spec["cases"] and spec.get("hint") and _resolve(spec["reference"])
         i = nb.cells.index(cell)
         assert "exercise-prompt" in nb.cells[i - 1].metadata.get("tags", []), "a prompt precedes each exercise"
         # the rest of the notebook uses the function
@@ -60,7 +73,9 @@ def test_student_copy_contains_no_solution_code(path):
             assert "NotImplementedError" in cell.source
         assert cell.cell_type == "markdown" or not cell.outputs
     assert "parameters" in str([c.metadata.get("tags") for c in student.cells])
-    assert "assignments grade" in student.cells[0].source
+    assert f"python check.py {path.stem}.ipynb" in student.cells[0].source
+    params = next(c for c in student.cells if "parameters" in c.metadata.get("tags", []))
+    assert re.search(r'^profile = "smoke"', params.source, flags=re.M), "student copies default to the smoke profile"
 
 
 def _put_back(student, path):
@@ -71,42 +86,68 @@ def _put_back(student, path):
     return student
 
 
-_GRADES: dict = {}
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """The students' bundle of every notebook with exercises, written once."""
+    out = tmp_path_factory.mktemp("bundle")
+    assignments.write_bundle([p.stem for p in WITH_EXERCISES], out)
+    return out
 
 
-@pytest.fixture
-def graded(tmp_path_factory):
-    """Grade the untouched and the completed student copy of a notebook, in two kernels at once (cached)."""
-    import concurrent.futures as cf
+def test_the_bundle_holds_copies_public_cases_a_checker_and_the_package_without_solutions(bundle):
+    assert (bundle / "check.py").exists() and (bundle / "ilib" / "__init__.py").exists()
+    assert not (bundle / "ilib" / "solutions").exists() and not list(bundle.rglob("__pycache__"))
+    for path in WITH_EXERCISES:
+        data = json.loads((bundle / "cases" / f"{path.stem}.json").read_text())
+        specs = assignments.exercises(nbformat.read(path, as_version=4))
+        for spec, ex in zip(specs, data["exercises"]):
+            n_public = len(spec["cases"]) - len(spec["cases"]) // 2
+            assert [c["args"] for c in ex["cases"]] == spec["cases"][:n_public], "hidden cases stay with the instructor"
+            assert "reference" not in ex and ex["hidden_cases"] == len(spec["cases"]) // 2
 
-    def get(path):
-        if path.stem not in _GRADES:
-            tmp = tmp_path_factory.mktemp(path.stem)
-            untouched, done = tmp / path.name, tmp / f"done_{path.name}"
-            nbformat.write(assignments.student_copy(path), untouched)
-            nbformat.write(_put_back(assignments.student_copy(path), path), done)
-            with cf.ThreadPoolExecutor(max_workers=2) as pool:
-                g0, g1 = pool.map(lambda p: assignments.grade(p, timeout=300), [untouched, done])
-            _GRADES[path.stem] = {"untouched": g0, "completed": g1}
-        return _GRADES[path.stem]
 
-    return get
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.stem for p in WITH_EXERCISES])
+def test_untouched_copy_fails_every_public_case_without_crashing_the_checker(bundle, path):
+    records, report = assignments.check(bundle / path.name)
+    assert len(records) >= 2 and not any(r["passed"] for r in records), report
+    assert all("not attempted" in r["message"] for r in records), report
+
+
+def test_the_check_command_works_from_the_bundle_folder_with_progressive_hints(bundle, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    path = WITH_EXERCISES[0]
+    student = tmp_path / "course"
+    shutil.copytree(bundle, student)
+    nb = _put_back(nbformat.read(student / path.name, as_version=4), path)
+    first = next(c for c in nb.cells if "solution" in c.metadata.get("tags", []))
+    name = first.metadata["exercise"]["name"]
+    first.source = first.source.replace(f"def {name}(", f"def {name}(*args, **kwargs):\n    return -7.25\n\n\ndef _unused(")
+    nbformat.write(nb, student / path.name)
+    spec = next(s for s in assignments.exercises(nbformat.read(path, as_version=4)) if s["name"] == name)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    outs = [subprocess.run([sys.executable, "check.py", path.name, "--hint-after", "1"], cwd=student, env=env,
+                           capture_output=True, text=True, timeout=600) for _ in range(2)]
+    assert outs[0].returncode == 1 and f"FAIL  {name}" in outs[0].stdout, outs[0].stdout + outs[0].stderr
+    assert spec["hint"] not in outs[0].stdout and "a precise hint after" in outs[0].stdout
+    assert spec["hint"] in outs[1].stdout, outs[1].stdout
+    assert str(student) in outs[1].stdout or "PASS" in outs[1].stdout  # the other exercises pass
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.stem for p in WITH_EXERCISES])
-def test_untouched_copy_scores_zero_without_crashing_the_grader(graded, path):
-    g0 = graded(path)["untouched"]
-    assert g0.total >= 2 and g0.score == 0
-    assert all("not attempted" in e["message"] for e in g0.exercises), g0.exercises
-
-
-@pytest.mark.notebooks
-@pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.stem for p in WITH_EXERCISES])
-def test_completed_copy_scores_full_marks(graded, path):
-    g1 = graded(path)["completed"]
-    assert g1.score == g1.total, assignments.format_grade(g1)
-    assert not g1.notebook_errors, g1.notebook_errors
+def test_completed_copies_score_full_marks_in_the_sandboxed_grader(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for path in WITH_EXERCISES:
+        nbformat.write(_put_back(assignments.student_copy(path), path), folder / f"done__{path.stem}.ipynb")
+    out = tmp_path / "grades.csv"
+    rc = assignments.main(["grade", str(folder), "--out", str(out), "--no-execute", "--workers", "2"])
+    grades = json.loads(out.with_suffix(".json").read_text())
+    assert rc == 0
+    for g in grades:
+        assert g["score"] == g["total"] > 0, [(e["name"], e["message"]) for e in g["exercises"]]
 
 
 def _tiny_source(tmp_path):
@@ -115,7 +156,8 @@ def _tiny_source(tmp_path):
     params.metadata["tags"] = ["parameters"]
     prompt = nbformat.v4.new_markdown_cell("**Exercise (easy): `crossing`.** ...")
     prompt.metadata["tags"] = ["exercise-prompt"]
-    sol = nbformat.v4.new_code_cell("from ilib.stats import crossing as _c\n\n\ndef crossing(x, p, level=0.5):\n    return _c(x, p, level)")
+    sol = nbformat.v4.new_code_cell("import numpy as np\n\n\ndef crossing(x, p, level=0.5):\n"
+                                    "    return float(np.interp(level, p, x))")
     sol.metadata["tags"] = ["solution"]
     sol.metadata["exercise"] = {"name": "crossing", "difficulty": "easy", "reference": "ilib.stats:crossing",
                                 "cases": ["([1, 2], [0.0, 1.0])"], "hint": "interpolate"}
@@ -126,44 +168,41 @@ def _tiny_source(tmp_path):
     return src, nb
 
 
-def test_a_notebook_that_raises_is_graded_with_a_clear_message(tmp_path):
-    src, nb = _tiny_source(tmp_path)
-    nb.cells.insert(1, nbformat.v4.new_code_cell("raise RuntimeError('student bug')"))
-    path = tmp_path / "student.ipynb"
-    nbformat.write(nb, path)
-    g = assignments.grade(path, timeout=60, source=src)
-    assert g.score == 1  # the exercise itself is right
-    assert any("RuntimeError: student bug" in m for m in g.notebook_errors)
-
-
-def test_a_notebook_that_runs_past_its_time_limit_is_graded_with_a_clear_message(tmp_path):
-    src, nb = _tiny_source(tmp_path)
-    nb.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(120)"))
-    path = tmp_path / "student.ipynb"
-    nbformat.write(nb, path)
-    g = assignments.grade(path, timeout=8, source=src)
-    assert g.timed_out and g.score == 0
-    assert any("time limit" in m for m in g.notebook_errors)
-    assert all("time limit" in e["message"] for e in g.exercises)
-
-
-def test_a_wrong_answer_fails_with_the_hint_and_without_the_expected_value(tmp_path):
+def test_a_wrong_answer_fails_with_the_hint_and_without_the_expected_value_and_the_command_writes_json(tmp_path, capsys):
     src, nb = _tiny_source(tmp_path)
     nb.cells[2].source = "def crossing(x, p, level=0.5):\n    return 123.456"
     path = tmp_path / "student.ipynb"
     nbformat.write(nb, path)
-    g = assignments.grade(path, timeout=60, source=src)
-    text = assignments.format_grade(g)
-    assert g.score == 0 and "Hint: interpolate" in text and "1.5" not in text
-
-
-def test_the_command_prints_the_score_and_writes_it_as_json(tmp_path, capsys):
-    src, nb = _tiny_source(tmp_path)
-    path = tmp_path / "student.ipynb"
-    nbformat.write(nb, path)
     out = tmp_path / "score.json"
-    rc = assignments.main(["grade", str(path), "--source", str(src), "--json", str(out), "--timeout", "60"])
-    assert rc == 0
-    assert "score: 1 / 1" in capsys.readouterr().out
+    rc = assignments.main(["grade", str(path), "--source", str(src), "--json", str(out), "--timeout", "120",
+                           "--no-execute"])
+    text = capsys.readouterr().out
+    assert rc == 0  # a low score is no grading failure
+    assert "score: 0 / 1" in text and "Hint: interpolate" in text and "1.5" not in text
     data = json.loads(out.read_text())
-    assert (data["score"], data["total"]) == (1, 1) and data["exercises"][0]["passed"]
+    assert (data["score"], data["total"]) == (0, 1) and not data["exercises"][0]["passed"]
+
+
+MATH = re.compile(r"\$\$.+?\$\$|\$[^$]+\$", re.S)
+#: prompts whose math does not render today (the notebooks' owners fix them; listed in issue 24's report)
+KNOWN_BAD_PROMPTS: set = set()
+
+
+def _prompts():
+    for path in WITH_EXERCISES:
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            if "exercise-prompt" in cell.metadata.get("tags", []):
+                yield pytest.param(path, cell.source, id=f"{path.stem}-cell{i}",
+                                   marks=[pytest.mark.xfail(strict=True, reason="doubled backslashes in the prompt")]
+                                   if f"{path.stem}-cell{i}" in KNOWN_BAD_PROMPTS else [])
+
+
+@pytest.mark.parametrize("path,source", list(_prompts()))
+def test_every_exercise_prompt_renders(path, source):
+    """Balanced ``$``, no doubled backslash before a TeX command in the math (it shows as raw text)."""
+    text = re.sub(r"```.*?```|`[^`]*`", "", source, flags=re.S)
+    assert text.replace("\\$", "").count("$") % 2 == 0, "unbalanced $ in the prompt"
+    for m in MATH.findall(text):
+        assert not re.search(r"\\\\[A-Za-z{]", m), f"doubled backslash in {m!r}"
+    assert re.search(r"\*\*Exercise \((easy|medium|hard)\): `\w+`\.\*\*", source), "a prompt names its exercise"

@@ -1,4 +1,4 @@
-"""Course assignments: student copies of the notebooks and an autograder.
+"""Course assignments: student bundles, a local checker, and the autograder's command line.
 
 An exercise is a code cell of a notebook tagged ``solution`` that defines one
 function; the markdown cell before it, tagged ``exercise-prompt``, states the
@@ -16,16 +16,18 @@ task. The cell's metadata says how to check it::
 The rest of the notebook calls the function, so a student's implementation
 drives the notebook's own figures.
 
-``student`` writes copies in which each solution cell keeps its imports and the
-function's signature and docstring, with the body replaced by
-``raise NotImplementedError``; the metadata that names the reference and the
-test cases is removed. ``grade`` executes a student's notebook (smoke profile,
-with a time limit), then calls the student's functions and the reference on
-the same inputs inside the kernel, and prints pass/fail per exercise with the
-hint and a total; it never prints the reference code or its values.
+``student`` writes a bundle for students: copies in which each solution cell keeps its imports and
+the function's signature and docstring, with the body replaced by ``raise NotImplementedError`` (the
+metadata that names the reference and the cases removed, the profile set to ``smoke``); the public
+cases with their expected values (``cases/<notebook>.json``); a local checker (``check.py``); and the
+package without the instructor-only ``ilib/solutions/``. ``check`` (what ``check.py`` runs) calls the
+student's functions on the public cases, with progressive hints. ``grade`` grades submissions out of
+the student's reach (:mod:`ilib.harness.grading`): one notebook, or many in parallel into a gradebook.
 
     python -m ilib.assignments student [NOTEBOOK ...] [--out DIR]
     python -m ilib.assignments grade STUDENT.ipynb [--timeout S] [--json SCORE.json]
+    python -m ilib.assignments grade DIR_OR_FILES... --out grades.csv [--workers N]
+    python check.py NOTEBOOK.ipynb [--hint-after N]            # in the bundle, from its folder
 """
 
 from __future__ import annotations
@@ -33,37 +35,23 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
-import importlib
 import json
-import math
 import os
+import re
+import shutil
 import sys
-import tempfile
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import nbformat
 
-from ..record import CONTEXT_VARIABLE, REPO_ROOT, RunContext, atomic_write_text
+from ..record import REPO_ROOT, atomic_write_text
+from . import sandbox
+from .grading import (DIFFICULTIES, FILE_MODE, NOTEBOOK_DIR, PACKAGE_DIR, Grade, Settings, cases, close, exercises,
+                      expected_values, format_grade, gradebook, preamble, solution_sources)
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-MARK = "ILIB-GRADE-RESULT:"
-DIFFICULTIES = ("easy", "medium", "hard")
-
-
-# --------------------------------------------------------------------------- reading exercises
-def exercises(nb) -> list[dict]:
-    """The exercise specifications of a notebook, in order."""
-    out = []
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "solution" in cell.metadata.get("tags", []):
-            spec = dict(cell.metadata.get("exercise", {}))
-            if "name" not in spec:
-                raise ValueError("a cell tagged 'solution' needs metadata exercise.name")
-            out.append(spec)
-    return out
+__all__ = ["DIFFICULTIES", "Grade", "exercises", "student_copy", "write_bundle", "check", "grade", "format_grade",
+           "main"]
 
 
 def _function_stub(source: str, name: str) -> str:
@@ -92,7 +80,7 @@ def _function_stub(source: str, name: str) -> str:
 
 
 def student_copy(path: Path) -> "nbformat.NotebookNode":
-    """A student copy of the notebook at ``path``."""
+    """A student copy of the notebook at ``path`` (solutions stubbed, outputs cleared, smoke profile)."""
     nb = nbformat.read(path, as_version=4)
     specs = exercises(nb)
     if not specs:
@@ -102,6 +90,8 @@ def student_copy(path: Path) -> "nbformat.NotebookNode":
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            if "parameters" in cell.metadata.get("tags", []):
+                cell.source = re.sub(r"^profile\s*=\s*[\"']paper[\"']", 'profile = "smoke"', cell.source, flags=re.M)
             if "solution" in cell.metadata.get("tags", []):
                 spec = cell.metadata["exercise"]
                 cell.source = _function_stub(cell.source, spec["name"])
@@ -111,9 +101,10 @@ def student_copy(path: Path) -> "nbformat.NotebookNode":
         f"# Student copy of `{path.stem}`\n\n"
         f"Exercises: {names}. Each is a function whose body raises `NotImplementedError`: replace that line with your "
         "implementation; the rest of the notebook uses your functions.\n\n"
-        "**Check your work** from the project folder (it runs your notebook in the fast `smoke` profile and tests each "
-        "function against the reference on fresh inputs; it never shows the reference):\n\n"
-        f"```bash\n.venv/bin/python -m ilib.assignments grade {path.stem}.ipynb\n```"
+        "**Check your work** from the folder that holds this notebook (it calls your functions on the public test "
+        "cases in a few seconds, without running the rest of the notebook; hints get more precise after repeated "
+        "failures; your instructor grades on more cases):\n\n"
+        f"```bash\npython check.py {path.stem}.ipynb\n```"
     )
     intro.metadata["tags"] = ["student-instructions"]
     out.cells.insert(0, intro)
@@ -121,216 +112,200 @@ def student_copy(path: Path) -> "nbformat.NotebookNode":
     return out
 
 
-def write_student_copies(names: list[str] | None, out_dir: Path) -> list[Path]:
+def public_cases(path: Path) -> dict:
+    """The public cases of a notebook's exercises, with the reference's values on them (as data) and the hints."""
+    nb = nbformat.read(path, as_version=4)
+    expected = expected_values(path)
+    out = {"notebook": path.stem, "exercises": []}
+    for spec in exercises(nb):
+        cs = cases(spec)
+        out["exercises"].append({
+            "name": spec["name"], "difficulty": spec.get("difficulty", ""), "hint": spec.get("hint", ""),
+            "hint_after": spec.get("hint_after"), "rtol": spec.get("rtol", 1e-6), "atol": spec.get("atol", 1e-9),
+            "cases": [{"args": c.args, "index": i, "expected": want}
+                      for i, (c, want) in enumerate(zip(cs, expected[spec["name"]])) if not c.hidden],
+            "hidden_cases": sum(c.hidden for c in cs)})
+    return out
+
+
+CHECK_SCRIPT = '''"""Check your exercises on the public test cases: python check.py NOTEBOOK.ipynb [--hint-after N]"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ilib.harness.assignments import main  # noqa: E402
+
+sys.exit(main(["check", *sys.argv[1:]]))
+'''
+
+
+def write_bundle(names: list[str] | None, out_dir: Path) -> list[Path]:
+    """Write the students' bundle in ``out_dir``: student copies, ``cases/``, ``check.py`` and ``ilib/``.
+
+    The package is copied from the same source without ``ilib/solutions/``; nothing of the
+    instructor's notebooks (solutions, hidden cases, references) goes in.
+    """
     from .runner import find_notebooks
 
+    out_dir = Path(out_dir)
+    paths = find_notebooks(names)
+    copies = {p: student_copy(p) for p in paths}  # raises before anything is written
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in find_notebooks(names):
-        nb = student_copy(path)
+    for path, nb in copies.items():
         dest = out_dir / path.name
-        atomic_write_text(dest, nbformat.writes(nb))
+        _write(dest, nbformat.writes(nb))
+        _write(out_dir / "cases" / f"{path.stem}.json", json.dumps(public_cases(path), indent=1) + "\n")
         written.append(dest)
+    _write(out_dir / "check.py", CHECK_SCRIPT)
+    pkg = out_dir / "ilib"
+    staging = out_dir / ".ilib.tmp"
+    sandbox.remove_tree(staging)
+    shutil.copytree(PACKAGE_DIR, staging, ignore=shutil.ignore_patterns(*sandbox.PACKAGE_EXCLUDE, "*.pyc"))
+    sandbox.remove_tree(pkg)
+    os.replace(staging, pkg)
     return written
 
 
-# --------------------------------------------------------------------------- checking, inside the kernel
-def _close(a: Any, b: Any, rtol: float, atol: float) -> bool:
-    import numpy as np
-    import torch
-
-    if isinstance(b, (tuple, list)):
-        return isinstance(a, (tuple, list)) and len(a) == len(b) and all(_close(x, y, rtol, atol) for x, y in zip(a, b))
-    if isinstance(b, dict):
-        return isinstance(a, dict) and a.keys() == b.keys() and all(_close(a[k], b[k], rtol, atol) for k in b)
-    if isinstance(b, (torch.Tensor, np.ndarray)) or isinstance(a, (torch.Tensor, np.ndarray)):
-        try:
-            a_ = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a, dtype=float)
-            b_ = np.asarray(b.detach().cpu() if isinstance(b, torch.Tensor) else b, dtype=float)
-        except (TypeError, ValueError):
-            return False
-        return a_.shape == b_.shape and bool(np.allclose(a_, b_, rtol=rtol, atol=atol, equal_nan=True))
-    if isinstance(b, (int, float)) and not isinstance(b, bool):
-        try:
-            a = float(a)
-        except (TypeError, ValueError):
-            return False
-        return math.isclose(a, b, rel_tol=rtol, abs_tol=atol) or (math.isnan(a) and math.isnan(b))
-    return a == b
+def write_student_copies(names: list[str] | None, out_dir: Path) -> list[Path]:
+    """The student bundle (kept under its old name): see :func:`write_bundle`."""
+    return write_bundle(names, out_dir)
 
 
-def _resolve(ref: str):
-    module, _, attr = ref.partition(":")
-    obj = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+def _write(path: Path, text: str) -> None:
+    atomic_write_text(path, text)
+    os.chmod(path, FILE_MODE)
 
 
-def check_exercises(specs: list[dict], namespace: dict) -> list[dict]:
-    """Run every exercise's cases against the student's function in ``namespace``; return pass/fail records."""
-    import numpy as np
-    import torch
+# --------------------------------------------------------------------------- the local checker (students)
+def check(path: Path, *, cases_dir: Path | None = None, hint_after: int = 2) -> tuple[list[dict], str]:
+    """Call the student's functions in ``path`` on the public cases; return the records and the report.
 
-    import ilib
-
-    results = []
-    for spec in specs:
-        name = spec["name"]
-        rec = {"name": name, "difficulty": spec.get("difficulty", ""), "passed": False, "message": ""}
-        fn = namespace.get(name)
-        if not callable(fn):
-            rec["message"] = f"no function named {name!r} is defined after running the notebook"
-            results.append(rec)
-            continue
-        reference = _resolve(spec["reference"])
-        env = {"torch": torch, "np": np, "ilib": ilib, "math": math}
-        passed = 0
-        try:
-            for case in spec["cases"]:
-                args = eval(case, env)  # noqa: S307 - cases are written by the instructor
-                args = args if isinstance(args, tuple) else (args,)
-                got = fn(*copy.deepcopy(args))
-                want = reference(*copy.deepcopy(args))
-                if not _close(got, want, spec.get("rtol", 1e-6), spec.get("atol", 1e-9)):
-                    rec["message"] = f"wrong value on test case {passed + 1} of {len(spec['cases'])}. Hint: {spec.get('hint', '')}"
-                    break
-                passed += 1
-            else:
-                rec["passed"] = True
-                rec["message"] = f"all {len(spec['cases'])} test cases pass"
-        except NotImplementedError:
-            rec["message"] = "not attempted yet (the function still raises NotImplementedError)"
-        except Exception as exc:  # the student's code raised
-            rec["message"] = f"your function raised {type(exc).__name__}: {exc}. Hint: {spec.get('hint', '')}"
-        results.append(rec)
-    return results
-
-
-def grade_in_kernel(specs_json: str, namespace: dict) -> None:
-    """Called by the grader's last cell: print the results behind a marker line."""
-    print(MARK + json.dumps(check_exercises(json.loads(specs_json), namespace)))
-
-
-# --------------------------------------------------------------------------- the grader
-@dataclass
-class Grade:
-    notebook: str
-    source: str
-    exercises: list = field(default_factory=list)
-    score: int = 0
-    total: int = 0
-    notebook_errors: list = field(default_factory=list)
-    timed_out: bool = False
-    wall_s: float = 0.0
-
-
-def _source_of(nb, path: Path) -> Path:
-    name = nb.metadata.get("ilib_assignment", {}).get("source") or path.stem
-    src = NOTEBOOK_DIR / f"{name}.ipynb"
-    if not src.exists():
-        raise SystemExit(f"error: {path.name} is not a copy of a notebook in notebooks/ (looked for {src.name})")
-    return src
-
-
-def grade(path: Path, *, timeout: float = 600, profile: str = "smoke", source: Path | None = None) -> Grade:
-    """Execute a student's notebook and check its exercises against the reference implementation.
-
-    ``source`` is the instructor's notebook holding the exercise specifications; by default the
-    notebook of the same name in ``notebooks/``.
+    Failures are counted per exercise in ``.<notebook>.attempts.json`` beside the notebook: the first
+    ``hint_after`` failures get a generic message, later ones the exercise's hint.
     """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
     path = Path(path)
+    if hint_after < 0:
+        raise ValueError(f"hint_after must be at least 0, got {hint_after}")
     nb = nbformat.read(path, as_version=4)
-    src = Path(source) if source is not None else _source_of(nb, path)
-    specs = exercises(nbformat.read(src, as_version=4))
-    result = Grade(notebook=str(path), source=src.stem, total=len(specs))
-    # set the profile after the parameters cell, as papermill would
-    idx = next((i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), -1)
-    nb.cells.insert(idx + 1, nbformat.v4.new_code_cell(f"profile = {profile!r}"))
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import ilib.harness.assignments as _grader\n"
-        f"_grader.grade_in_kernel({json.dumps(json.dumps(specs))}, globals())"
-    ))
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
-    t0 = time.perf_counter()
-    deadline_msg = None
-    var = CONTEXT_VARIABLE
-    saved = os.environ.get(var)
-    with tempfile.TemporaryDirectory(prefix="ilib-grade-") as figures:
-        os.environ[var] = RunContext(out=Path(figures)).to_env()[var]  # a student's run never touches figures/
+    stem = nb.metadata.get("ilib_assignment", {}).get("source") or path.stem
+    cases_file = Path(cases_dir or path.parent / "cases") / f"{stem}.json"
+    if not cases_file.exists():
+        raise ValueError(f"cases_dir: no public cases for {stem} (looked for {cases_file})")
+    data = json.loads(cases_file.read_text())
+    attempts_file = path.parent / f".{path.stem}.attempts.json"
+    attempts = json.loads(attempts_file.read_text()) if attempts_file.exists() else {}
+    names = [e["name"] for e in data["exercises"]]
+    sources = solution_sources(nb, names)
+
+    ns: dict = {"__name__": "__student__"}
+    for stmt in preamble(nb):
         try:
-            client.execute()
-        except CellTimeoutError:
-            result.timed_out = True
-            deadline_msg = f"the notebook ran past its time limit of {timeout:.0f} s"
-        except DeadKernelError as exc:
-            deadline_msg = f"the kernel died: {exc}"
-        finally:
-            if saved is None:
-                os.environ.pop(var, None)
+            exec(stmt, ns)  # noqa: S102 - the notebook's own imports
+        except Exception:  # noqa: BLE001 - an import the exercises may not need
+            pass
+    records, lines = [], [f"checking {path.name} on the public test cases"]
+    for ex in data["exercises"]:
+        name, why = ex["name"], ""
+        try:
+            exec(compile(sources.get(name, ""), f"<exercise {name}>", "exec"), ns)  # noqa: S102 - the student's cell
+            fn = ns.get(name)
+            if not callable(fn):
+                why = f"no function named {name!r} is defined"
+            for i, case in enumerate(ex["cases"] if not why else []):
+                got = fn(*copy.deepcopy(sandbox.case_arguments(case["args"], case["index"])))
+                if not close(sandbox.decode(sandbox.encode(got)), sandbox.decode(case["expected"]), ex["rtol"], ex["atol"]):
+                    why = f"wrong value on public case {i + 1} of {len(ex['cases'])}"
+                    break
+        except NotImplementedError:
+            why = "not attempted yet (the function still raises NotImplementedError)"
+        except Exception as exc:  # noqa: BLE001 - the student's code raised
+            why = f"your function raised {type(exc).__name__}: {exc}"
+        passed = not why
+        if not passed and "not attempted" not in why:
+            attempts[name] = attempts.get(name, 0) + 1
+            limit = ex.get("hint_after")
+            limit = hint_after if limit is None else limit
+            if attempts[name] > limit:
+                why += f". Hint: {ex['hint']}"
             else:
-                os.environ[var] = saved
-    result.wall_s = time.perf_counter() - t0
-    checked = None
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error" and cell is not nb.cells[-1]:
-                first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
-                result.notebook_errors.append(f"cell {i}: {out.get('ename')}: {str(out.get('evalue'))[:200]} ({first[:50]})")
-            if out.get("output_type") == "stream":
-                for line in out.get("text", "").splitlines():
-                    if line.startswith(MARK):
-                        checked = json.loads(line[len(MARK):])
-    if deadline_msg:
-        result.notebook_errors.append(deadline_msg)
-    if checked is None:
-        checked = [{"name": s["name"], "difficulty": s.get("difficulty", ""), "passed": False,
-                    "message": "not checked: " + (deadline_msg or "the grading cell did not run")} for s in specs]
-    result.exercises = checked
-    result.score = sum(e["passed"] for e in checked)
-    return result
+                why += (". Check the prompt's formula and the edge cases it names"
+                        f" (a precise hint after {limit - attempts[name] + 1} more failed check(s))")
+        records.append({"name": name, "passed": passed, "message": why or f"all {len(ex['cases'])} public cases pass"})
+        lines.append(f"  {'PASS' if passed else 'FAIL'}  {name:28} {records[-1]['message']}")
+    hidden = sum(e["hidden_cases"] for e in data["exercises"])
+    lines.append(f"{sum(r['passed'] for r in records)} of {len(records)} exercises pass their public cases"
+                 f" ({hidden} hidden cases are graded by your instructor)")
+    _write(attempts_file, json.dumps(attempts) + "\n")
+    return records, "\n".join(lines)
 
 
-def format_grade(g: Grade) -> str:
-    lines = [f"grading {g.notebook} (exercises of {g.source})"]
-    for e in g.exercises:
-        lines.append(f"  {'PASS' if e['passed'] else 'FAIL'}  {e['name']:28} [{e['difficulty']}]  {e['message']}")
-    if g.notebook_errors:
-        lines.append("  the notebook itself raised:")
-        lines += [f"    {m}" for m in g.notebook_errors[:10]]
-    lines.append(f"score: {g.score} / {g.total}")
-    return "\n".join(lines)
+# --------------------------------------------------------------------------- grading (instructors)
+def grade(path: Path, *, timeout: float = 600, profile: str = "smoke", source: Path | None = None,
+          settings: Settings | None = None, out_dir: Path | None = None) -> Grade:
+    """Grade one submission out of the student's reach (:func:`ilib.harness.grading.grade`).
+
+    ``timeout`` is the time limit per notebook cell and per call of a student's function; ``source``
+    the instructor's notebook holding the exercises (default: the one of the same name in ``notebooks/``).
+    """
+    from . import grading
+
+    settings = settings or Settings(timeout=timeout, case_timeout=min(timeout, 60.0), profile=profile)
+    return grading.grade(path, source=source, settings=settings, out_dir=out_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ilib.assignments", description="Student copies and autograding.")
+    p = argparse.ArgumentParser(prog="python -m ilib.assignments", description="Student bundles, checking and grading.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("student", help="write student copies of all or chosen notebooks")
+    s = sub.add_parser("student", help="write the students' bundle for all or chosen notebooks")
     s.add_argument("notebooks", nargs="*")
     s.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "student")
-    g = sub.add_parser("grade", help="grade a student's notebook")
-    g.add_argument("notebook", type=Path)
-    g.add_argument("--timeout", type=float, default=600, help="time limit per cell in seconds")
-    g.add_argument("--json", type=Path, default=None, help="write the score as JSON here")
+    c = sub.add_parser("check", help="check a student copy on the public cases (students; what check.py runs)")
+    c.add_argument("notebook", type=Path)
+    c.add_argument("--cases", type=Path, default=None, help="folder of the public cases (default: cases/ beside it)")
+    c.add_argument("--hint-after", type=int, default=2, help="failed checks of an exercise before its hint is shown")
+    g = sub.add_parser("grade", help="grade one submission, or many into a gradebook (--out grades.csv)")
+    g.add_argument("paths", nargs="+", type=Path, help="submissions (.ipynb) or folders of them")
+    g.add_argument("--out", type=Path, default=None, help="gradebook CSV (with .json and a -feedback/ folder beside)")
+    g.add_argument("--json", type=Path, default=None, help="one submission: write its grade as JSON here")
+    g.add_argument("--timeout", type=float, default=600, help="time limit per notebook cell in seconds")
+    g.add_argument("--case-timeout", type=float, default=60, help="time limit per call of a student's function")
+    g.add_argument("--memory-gb", type=float, default=8, help="memory limit of each sandboxed process")
+    g.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: the cores)")
+    g.add_argument("--no-execute", action="store_true", help="check the exercises only, do not run the notebooks")
     g.add_argument("--source", type=Path, default=None, help="the instructor's notebook (default: same name in notebooks/)")
     args = p.parse_args(argv)
-    if args.cmd == "student":
-        for path in write_student_copies(args.notebooks, args.out):
-            print(f"wrote {path}")
-        return 0
-    if not args.notebook.exists():
-        raise SystemExit(f"error: no such notebook: {args.notebook}")
-    if args.timeout <= 0:
-        raise SystemExit(f"error: --timeout must be positive, got {args.timeout}")
-    result = grade(args.notebook, timeout=args.timeout, source=args.source)
-    print(format_grade(result))
-    if args.json:
-        atomic_write_text(args.json, json.dumps(asdict(result), indent=2) + "\n")
-    return 0 if result.score == result.total else 1
+    try:
+        if args.cmd == "student":
+            for path in write_bundle(args.notebooks, args.out):
+                print(f"wrote {path}")
+            print(f"wrote {args.out / 'check.py'}, {args.out / 'cases'}/ and {args.out / 'ilib'}/")
+            return 0
+        if args.cmd == "check":
+            if not args.notebook.exists():
+                raise ValueError(f"notebook: no such file: {args.notebook}")
+            records, report = check(args.notebook, cases_dir=args.cases, hint_after=args.hint_after)
+            print(report)
+            return 0 if all(r["passed"] for r in records) else 1
+        settings = Settings(timeout=args.timeout, case_timeout=args.case_timeout, memory_bytes=int(args.memory_gb * 2**30),
+                            execute=not args.no_execute)
+        if args.source is not None and not args.source.exists():
+            raise ValueError(f"--source: no such notebook: {args.source}")
+        if args.out is None:
+            if len(args.paths) != 1 or not args.paths[0].is_file():
+                raise ValueError("paths: give one notebook, or use --out grades.csv to grade many")
+            result = grade(args.paths[0], source=args.source, settings=settings)
+            print(format_grade(result))
+            if args.json:
+                _write(args.json, json.dumps(asdict(result), indent=2) + "\n")
+            return 0
+        grades = gradebook(args.paths, args.out, settings=settings, workers=args.workers, source=args.source)
+        for gr in grades:
+            print(f"{gr.student:20} {gr.score:g} / {gr.total:g}" + (f"  NOT GRADED: {gr.failure}" if gr.failure else ""))
+        print(f"wrote {args.out}, {args.out.with_suffix('.json')} and {args.out.parent / (args.out.stem + '-feedback')}/")
+        return 1 if any(gr.failure for gr in grades) else 0
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":
