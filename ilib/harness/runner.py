@@ -664,6 +664,10 @@ def execute(tasks: list[Task], todo: list[int], outcomes: dict, bar, *, args, jo
     from .worker import run_task
 
     run_id = f"{os.getpid()}-{time.time_ns()}"
+    # Sweeps inside a notebook (ilib.parallel.map_tasks) go to the cluster only when it is one of the user's
+    # (--scheduler / ILIB_SCHEDULER): on the local cluster every core already runs a notebook, and a notebook
+    # waiting on its own sweep's tasks could hold the only worker (-j 1) while they wait for it.
+    external = bool(args.scheduler or os.environ.get(C.SCHEDULER_VARIABLE))
     with C.connect(args.scheduler, jobs) as (client, address):
         try:
             C.check_workers(client)
@@ -675,7 +679,7 @@ def execute(tasks: list[Task], todo: list[int], outcomes: dict, bar, *, args, jo
         futures = {}
         for i in todo:
             payload = task_payload(tasks[i], profile=args.profile, threads=threads, timeout=timeout, run_id=run_id,
-                                   scheduler=address)
+                                   scheduler=address if external else None)
             fut = client.submit(run_task, payload, key=f"ilib-{tasks[i].label}-{run_id}", pure=False,
                                 resources=resources, retries=0)
             futures[fut] = i
