@@ -28,6 +28,13 @@ from typing import Callable
 import torch
 
 
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    """Call ``fn`` once; return its result and the wall time it took, in seconds."""
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
 def best_time(fn: Callable[[], object], repeats: int = 3) -> float:
     """The shortest wall time, in seconds, of ``repeats`` calls of ``fn`` (after one untimed warm-up call)."""
     if int(repeats) != repeats or repeats < 1:

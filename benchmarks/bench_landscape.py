@@ -15,18 +15,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import torch
 
+from _limits import timed  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from ilib import ReLUGenerator, make_generator, randn
 from ilib import landscape as L
-
-
-def timed(fn):
-    t = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t
 
 
 def main() -> None:
