@@ -155,10 +155,13 @@ def isolation_prefix(readonly: list[Path], hidden: list[Path]) -> list[str]:
     if not namespaces_available():
         return []
     steps = []
-    for p in dict.fromkeys(str(Path(p).resolve()) for p in readonly if Path(p).exists()):
+    # parents before children: a bind mount of a parent made after its child's would cover the child's
+    for p in sorted({str(Path(p).resolve()) for p in readonly if Path(p).exists()}, key=lambda s: (len(Path(s).parts), s)):
         q = shlex.quote(p)
         steps.append(f"mount --bind {q} {q} && mount -o remount,bind,ro {q}")
-    for p in dict.fromkeys(str(Path(p).resolve()) for p in hidden if Path(p).is_dir()):
+    # a folder below another hidden one is hidden with it; mounting it after its parent's empty tmpfs would fail
+    covered = {Path(p).resolve() for p in hidden if Path(p).is_dir()}
+    for p in sorted(str(p) for p in covered if not any(a in covered for a in p.parents)):
         steps.append(f"mount -t tmpfs -o ro,size=4k none {shlex.quote(p)}")
     # the command runs in a nested user namespace, without the capabilities that could undo these mounts
     script = " && ".join(steps + ['exec unshare -U "$@"'])
