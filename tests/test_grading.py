@@ -20,6 +20,9 @@ import pytest
 
 from ilib.harness import assignments, grading, sandbox
 
+# one pytest-xdist worker runs this module, so that its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group('test_grading')
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ["([1, 2, 3, 4], [0.0, 0.2, 0.8, 1.0])", "([2, 4, 6], [0.6, 0.9, 1.0])",
          "([1, 3, 7, 9], [0.0, 0.25, 0.5, 1.0], 0.9)", "([1, 2, 3], [0.1, 0.2, 0.3])"]
@@ -244,7 +247,7 @@ def test_a_submission_that_writes_outside_its_folder_fails_or_is_reported_and_a_
     nbformat.write(_submission(nb, "import numpy as np\n" + CORRECT, attack, "import time\ntime.sleep(600)"), path)
     try:
         g = grading.grade(path, source=src, out_dir=tmp_path / "out",
-                          settings=grading.Settings(timeout=60, case_timeout=10, protect=(str(project),)))
+                          settings=grading.Settings(timeout=30, case_timeout=10, protect=(str(project),)))
     finally:
         backdoor.unlink(missing_ok=True)
     text = grading.format_grade(g)
@@ -260,3 +263,21 @@ def test_a_submission_that_writes_outside_its_folder_fails_or_is_reported_and_a_
     executed = nbformat.read(g.executed, as_version=4)
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "wrote" not in printed or g.violations, printed
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_nested_hidden_and_readonly_folders_mount_in_any_order(tmp_path, order):
+    """A hidden folder inside another hidden one (a batch's submissions inside its output folder) is covered with
+    its parent whatever order the caller lists them in; read-only parents are mounted before their children."""
+    if not sandbox.namespaces_available():
+        pytest.skip("no user namespaces here: the sandbox runs without mounts")
+    inner = tmp_path / "outer" / "inner"
+    inner.mkdir(parents=True)
+    (inner / "secret.txt").write_text("x")
+    ro = tmp_path / "ro"
+    (ro / "child").mkdir(parents=True)
+    prefix = sandbox.isolation_prefix([ro, ro / "child"][::order], [tmp_path / "outer", inner][::order])
+    probe = (f"test ! -e {inner / 'secret.txt'} && ! touch {ro / 'child' / 'w'} 2>/dev/null "
+             f"&& ! touch {ro / 'w'} 2>/dev/null")
+    out = subprocess.run(prefix + ["sh", "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
