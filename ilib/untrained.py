@@ -188,12 +188,15 @@ def expected_kernel(u: torch.Tensor, v_norm_sq: float = 1.0) -> torch.Tensor:
     """
     U = circulant(u).to(torch.float64)
     v_norm_sq = check_positive(v_norm_sq, "v_norm_sq")
-    gram = U @ U.T
-    norms = gram.diagonal().sqrt()
-    if (norms == 0).any():
+    # Σ is circulant and symmetric: build it from its first row, symmetrised, so that it is so to the last bit
+    # (row by row, rounding would differ, and arccos amplifies an error δ in cos θ = 1 to sqrt(2δ) ~ 1e-8)
+    g = U @ U[0]
+    g = 0.5 * (g + g.roll(-1).flip(0))  # g_d = <u_0, u_d> = g_{n-d}
+    if g[0] == 0:
         raise ValueError("u must not be zero")
-    cos = (gram / (norms[:, None] * norms[None, :])).clamp(-1.0, 1.0)
-    return (v_norm_sq * gram * 0.5 * (1 - torch.arccos(cos) / math.pi)).to(u.dtype)
+    cos = (g / g[0]).clamp(-1.0, 1.0)
+    cos[0] = 1.0  # θ_ii = 0
+    return circulant(v_norm_sq * g * 0.5 * (1 - torch.arccos(cos) / math.pi)).to(u.dtype)
 
 
 def kernel_eigenvalues(sigma: torch.Tensor) -> torch.Tensor:

@@ -66,7 +66,9 @@ def test_early_stopping_starts_at_the_signal_energy_and_follows_its_linearisatio
     np.testing.assert_allclose(e.err_nn[0], 1.0, atol=1e-6)
     np.testing.assert_allclose(e.err_lazy_sigma[0], 1.0, atol=1e-12)
     assert e.expected[0] == pytest.approx(1.0)
-    np.testing.assert_allclose(e.mode_energy[0], 1.0, atol=1e-5)
+    # the float32 network's G(C0) cancels to rounding only (the BLAS's summation order over k channels decides),
+    # which a mode holding little of y's energy sees relative to that energy: float32 tolerance, not float64
+    np.testing.assert_allclose(e.mode_energy[0], 1.0, atol=1e-4)
     assert e.closed_form_dev < 1e-10
     assert (e.dev_k[1:e.t_star + 1] < e.dev_sigma[1:e.t_star + 1]).all()
     assert 0 < e.t_star < 30 and e.lower_bound() < e.p_sigma2_over_n
