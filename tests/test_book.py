@@ -104,10 +104,16 @@ def _browser():
     return webdriver.Chrome(service=Service(executable_path=driver), options=opts)
 
 
+# Sphinx loads MathJax with ``async``: the page's load event can come before the script has run, so wait for it
+# (up to 60 s) before concluding that it is missing
 TYPESET = """
 const done = arguments[arguments.length - 1];
-if (!window.MathJax || !MathJax.Hub) { done("no MathJax"); return; }
-MathJax.Hub.Queue(() => done("typeset"));
+const t0 = Date.now();
+(function wait() {
+  if (window.MathJax && MathJax.Hub && MathJax.Hub.Queue) { MathJax.Hub.Queue(() => done("typeset")); return; }
+  if (Date.now() - t0 > 60000) { done("no MathJax"); return; }
+  setTimeout(wait, 100);
+})();
 """
 
 PAGE_FACTS = """
@@ -134,11 +140,11 @@ def test_in_a_real_browser_math_is_typeset_figures_load_and_nothing_leaves_the_m
         shot_notebook = True
         for page in pages:
             driver.get(page.as_uri())
-            state = driver.execute_async_script(TYPESET)
-            facts = driver.execute_script(PAGE_FACTS)
             name = page.relative_to(out)
-            if facts["mathSpans"]:  # Sphinx loads MathJax only on pages with math
-                assert state == "typeset", f"{name}: MathJax did not load"
+            if driver.execute_script(PAGE_FACTS)["mathSpans"]:  # Sphinx loads MathJax only on pages with math
+                assert driver.execute_async_script(TYPESET) == "typeset", f"{name}: MathJax did not load"
+            facts = driver.execute_script(PAGE_FACTS)
+            if facts["mathSpans"]:
                 assert facts["typeset"] > 0, f"{name}: math spans but nothing typeset"
             raw = re.findall(r"\$[^$\n]{1,80}\$|\\\((?:[^)]|\)(?!\\)){1,80}\\\)", facts["text"])
             assert not raw, f"{name}: raw TeX left in the page text: {raw[:3]}"
