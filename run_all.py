@@ -92,6 +92,20 @@ def ensure_browser() -> None:
             print("note: could not install Chromium; the book's browser test will skip", flush=True)
 
 
+def _parallel(args: list[str]) -> list[str]:
+    """The test run on every core (pytest-xdist), unless the caller chose (``-n``, ``-p no:xdist``).
+
+    ``--dist loadgroup`` keeps the tests that share an expensive fixture (the smoke run of every notebook, a
+    grading batch) on one worker, so that it is built once; the rest are spread one test at a time.
+    """
+    chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
+    import importlib.util
+
+    if chosen or importlib.util.find_spec("xdist") is None:
+        return args
+    return ["-n", "auto", "--dist", "loadgroup", *args]
+
+
 def main() -> int:
     argv = sys.argv[1:]
     if "--no-install" in argv:
@@ -104,7 +118,7 @@ def main() -> int:
         ensure_browser()
 
         os.chdir(ROOT)
-        return pytest.main(argv[1:])
+        return pytest.main(_parallel(argv[1:]))
     from ilib.harness.runner import main as run
 
     return run(argv)

@@ -24,3 +24,11 @@ def smoke_run(tmp_path_factory):
            "--no-progress", "--figures", str(tmp / "figures"), "--build", str(tmp / "build")]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500, env={**os.environ, "PYTHONHASHSEED": "0"})
     return tmp, proc
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``run_all.py --tests`` runs on every core), every test of the smoke run goes to one
+    worker, so that the run of every notebook is made once per session, not once per worker."""
+    for item in items:
+        if "smoke_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smoke"))

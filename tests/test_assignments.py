@@ -17,6 +17,9 @@ import pytest
 
 from ilib.harness import assignments
 
+# one pytest-xdist worker runs this module, so that its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group('test_assignments')
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 PENDING = set()

@@ -8,6 +8,9 @@ from hypothesis import strategies as st
 
 from ilib import data
 
+# one pytest-xdist worker runs this module, so that its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group('test_data')
+
 
 @pytest.fixture(scope="module")
 def mnist():

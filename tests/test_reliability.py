@@ -107,7 +107,7 @@ def test_a_killed_runner_leaves_no_worker_or_kernel(tmp_path):
 
 def test_a_timeout_kills_the_kernel_and_names_the_cell(tmp_path, capsys):
     nb, pidfile = _sleeper(tmp_path)
-    rc = runner.main(_args(tmp_path, nb, "--timeout", "60"))
+    rc = runner.main(_args(tmp_path, nb, "--timeout", "30"))
     out = capsys.readouterr().out
     kernel, worker = map(int, pidfile.read_text().split())
     assert rc == 1 and "TIMEOUT" in out

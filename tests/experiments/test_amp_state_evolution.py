@@ -10,6 +10,9 @@ import ilib
 from ilib import amp
 from ilib.experiments import amp_state_evolution as ex
 
+# one pytest-xdist worker runs this module, so that its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group('test_amp_state_evolution')
+
 
 @pytest.fixture(scope="module")
 def sweep():

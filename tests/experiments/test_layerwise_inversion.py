@@ -10,6 +10,9 @@ import ilib
 from ilib import inversion as inv
 from ilib.experiments import layerwise_inversion as ex
 
+# one pytest-xdist worker runs this module, so that its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group('test_layerwise_inversion')
+
 
 @pytest.fixture(scope="module")
 def sweep():
