@@ -32,3 +32,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "smoke_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("smoke"))
+
+
+def pytest_configure(config):
+    # pytest-xdist registers this marker itself; without xdist (-p no:xdist) the marks are plain labels
+    config.addinivalue_line("markers", "xdist_group(name): tests that one pytest-xdist worker runs together")
