@@ -51,7 +51,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -406,6 +406,21 @@ def invert_network(
     NetworkInversion
         ``z`` has shape ``(B, ..., k)``; ``layers`` hold the flattened per-layer results.
     """
+    tols = dict(active_tol=active_tol, rank_rtol=rank_rtol, cert_tol=cert_tol)
+
+    def hidden(W, h_in, relu):
+        res = invert_layer(W, h_in, relu=relu, **tols)
+        # a hidden layer's preimage is a ReLU output: it must be non-negative
+        scale = h_in.abs().amax(-1).clamp_min(torch.finfo(h_in.dtype).tiny)
+        neg = (-res.x).clamp_min(0.0).amax(-1) / scale
+        return res, res.invertible & (neg <= cert_tol), res.x.clamp_min(0.0)
+
+    return _layer_by_layer(generator, x, hidden, tols)
+
+
+def _layer_by_layer(generator: ReLUGenerator, x: torch.Tensor, hidden: Callable, tols: dict) -> NetworkInversion:
+    """From the output back: ``hidden(W, h, relu) -> (result, ok, input)`` at every hidden layer, least squares on
+    the active rows (:func:`invert_layer`) at the latent; a problem fails at the first layer that is not ``ok``."""
     weights, h, lead = _flatten_problems(generator, x)
     B, d = h.shape[0], len(weights)
     ok = torch.ones(B, dtype=torch.bool, device=x.device)
@@ -416,19 +431,17 @@ def invert_network(
         relu = i < d or generator.output_relu
         # rows that already failed carry NaN; give them zeros so the batch stays finite
         h_in = torch.where(ok.unsqueeze(-1), h, torch.zeros_like(h))
-        res = invert_layer(weights[i - 1], h_in, relu=relu, active_tol=active_tol, rank_rtol=rank_rtol, cert_tol=cert_tol)
-        layer_ok = res.invertible
         if i > 1:
-            # a hidden layer's preimage is a ReLU output: it must be non-negative
-            scale = h_in.abs().amax(-1).clamp_min(torch.finfo(h.dtype).tiny)
-            neg = (-res.x).clamp_min(0.0).amax(-1) / scale
-            layer_ok = layer_ok & (neg <= cert_tol)
+            res, layer_ok, h_next = hidden(weights[i - 1], h_in, relu)
+        else:
+            res = invert_layer(weights[0], h_in, relu=relu, **tols)
+            layer_ok, h_next = res.invertible, res.x
         newly = ok & ~layer_ok
         failed = torch.where(newly, torch.full_like(failed, i), failed)
         ok = ok & layer_ok
         n_active[:, i - 1] = torch.where(ok | newly, res.n_active, torch.full_like(res.n_active, -1))
         layers[i - 1] = res
-        h = res.x.clamp_min(0.0) if i > 1 else res.x
+        h = h_next
     z = torch.where(ok.unsqueeze(-1), h, torch.full_like(h, math.nan))
     return NetworkInversion(
         z=z.reshape(*lead, -1), invertible=ok.reshape(lead), failed_layer=failed.reshape(lead),
@@ -607,30 +620,13 @@ def invert_network_nnlp(generator: ReLUGenerator, x: torch.Tensor, *, active_tol
     (the latent's with its certificate); whether the answer is the true one is for the caller to check,
     since the LP returns a point of the preimage even where the preimage is not a point.
     """
-    weights, h, lead = _flatten_problems(generator, x)
-    B, d = h.shape[0], len(weights)
-    ok = torch.ones(B, dtype=torch.bool, device=x.device)
-    failed = torch.zeros(B, dtype=torch.long, device=x.device)
-    n_active = torch.zeros(B, d, dtype=torch.long, device=x.device)
-    layers: list = [None] * d
-    for i in range(d, 0, -1):
-        relu = i < d or generator.output_relu
-        h_in = torch.where(ok.unsqueeze(-1), h, torch.zeros_like(h))
-        if i > 1:
-            res = invert_layer_nnlp(weights[i - 1], h_in, active_tol=active_tol, rank_rtol=rank_rtol, cert_tol=cert_tol)
-            layer_ok = res.solved
-        else:
-            res = invert_layer(weights[0], h_in, relu=relu, active_tol=active_tol, rank_rtol=rank_rtol, cert_tol=cert_tol)
-            layer_ok = res.invertible
-        newly = ok & ~layer_ok
-        failed = torch.where(newly, torch.full_like(failed, i), failed)
-        ok = ok & layer_ok
-        n_active[:, i - 1] = torch.where(ok | newly, res.n_active, torch.full_like(res.n_active, -1))
-        layers[i - 1] = res
-        h = torch.nan_to_num(res.x, nan=0.0).clamp_min(0.0) if i > 1 else res.x
-    z = torch.where(ok.unsqueeze(-1), h, torch.full_like(h, math.nan))
-    return NetworkInversion(z=z.reshape(*lead, -1), invertible=ok.reshape(lead), failed_layer=failed.reshape(lead),
-                            n_active=n_active.reshape(*lead, d), layers=layers)
+    tols = dict(active_tol=active_tol, rank_rtol=rank_rtol, cert_tol=cert_tol)
+
+    def hidden(W, h_in, relu):
+        res = invert_layer_nnlp(W, h_in, **tols)
+        return res, res.solved, torch.nan_to_num(res.x, nan=0.0).clamp_min(0.0)
+
+    return _layer_by_layer(generator, x, hidden, tols)
 
 
 def preimage_is_point(W: torch.Tensor, y: torch.Tensor, h: torch.Tensor, *, active_tol: float = 1e-9,
