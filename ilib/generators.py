@@ -34,7 +34,45 @@ def _check_widths(widths: Sequence[int]) -> list[int]:
     return widths
 
 
-class ReLUGenerator:
+class WeightStack:
+    """Shapes, dtype and device of a network stored as weight matrices ``(..., n_out, n_in)``, batched or not.
+
+    Subclasses set ``weights`` (a list, input layer first); a leading batch axis, where present, is ``batch``.
+    """
+
+    weights: list
+
+    @property
+    def widths(self) -> list[int]:
+        return [self.weights[0].shape[-1]] + [w.shape[-2] for w in self.weights]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.weights[0].shape[-1]
+
+    @property
+    def output_dim(self) -> int:
+        return self.weights[-1].shape[-2]
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.weights[0].dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.weights[0].device
+
+    def _target(self, dtype: DTypeLike, device: DeviceLike) -> tuple[torch.dtype, torch.device]:
+        """The dtype and device of :meth:`to`: the current ones where not given."""
+        return (self.dtype if dtype is None else resolve_dtype(dtype),
+                self.device if device is None else resolve_device(device))
+
+
+class ReLUGenerator(WeightStack):
     r"""``B`` independent bias-free ReLU networks, evaluated in one call.
 
     Parameters
@@ -102,38 +140,13 @@ class ReLUGenerator:
             ws.append(w.to(device=resolve_device(device), dtype=resolve_dtype(dtype)))
         return cls(ws, output_relu=output_relu)
 
-    # ------------------------------------------------------------------ shape
-    @property
-    def widths(self) -> list[int]:
-        return [self.weights[0].shape[2]] + [w.shape[1] for w in self.weights]
-
+    # ------------------------------------------------------------------ shape (and WeightStack's)
     @property
     def batch(self) -> int:
         return self.weights[0].shape[0]
 
-    @property
-    def latent_dim(self) -> int:
-        return self.weights[0].shape[2]
-
-    @property
-    def output_dim(self) -> int:
-        return self.weights[-1].shape[1]
-
-    @property
-    def depth(self) -> int:
-        return len(self.weights)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.weights[0].dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.weights[0].device
-
     def to(self, dtype: DTypeLike = None, device: DeviceLike = None) -> "ReLUGenerator":
-        dev = self.device if device is None else resolve_device(device)
-        dt = self.dtype if dtype is None else resolve_dtype(dtype)
+        dt, dev = self._target(dtype, device)
         return ReLUGenerator([w.to(device=dev, dtype=dt) for w in self.weights], output_relu=self.output_relu)
 
     def select(self, index) -> "ReLUGenerator":
@@ -300,7 +313,7 @@ class ReLUGenerator:
         return f"ReLUGenerator(widths={self.widths}, batch={self.batch}, dtype={self.dtype}, device={self.device})"
 
 
-class LinearGenerator:
+class LinearGenerator(WeightStack):
     r"""``B`` linear generators :math:`G_b(z) = U_b z`, a baseline with exact theory.
 
     With orthonormal columns (``orthonormal=True``) the S-REC constant of a
@@ -339,28 +352,13 @@ class LinearGenerator:
         return cls(U.to(device=resolve_device(device), dtype=resolve_dtype(dtype)))
 
     @property
+    def weights(self) -> list[torch.Tensor]:
+        """``[U]``: a one-layer :class:`WeightStack`."""
+        return [self.U]
+
+    @property
     def batch(self) -> int:
         return self.U.shape[0]
-
-    @property
-    def latent_dim(self) -> int:
-        return self.U.shape[2]
-
-    @property
-    def output_dim(self) -> int:
-        return self.U.shape[1]
-
-    @property
-    def widths(self) -> list[int]:
-        return [self.latent_dim, self.output_dim]
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.U.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.U.device
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.shape[-1] != self.latent_dim:

@@ -59,6 +59,7 @@ from torch.nn import functional as F
 
 from ._checks import check_choice, check_int, check_int_list, check_nonneg_int, check_positive, check_positive_int
 from .device import DeviceLike, DTypeLike, SeedLike, make_generator, resolve_device, resolve_dtype
+from .generators import WeightStack
 from .record import atomic_write_bytes, atomic_write_text
 
 PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -275,7 +276,7 @@ def train_vae(
 
 
 # --------------------------------------------------------------------------- the generator
-class MLPGenerator:
+class MLPGenerator(WeightStack):
     r"""A trained decoder as a generator for :func:`ilib.csgm`: :math:`G = G_L \circ \cdots \circ G_1`.
 
     Block ``i`` is :math:`h \mapsto a_i(W_i h + b_i)` with :math:`a_i` softplus for the hidden
@@ -298,33 +299,8 @@ class MLPGenerator:
         self.weights = [w.detach() for w in weights]
         self.biases = [b.detach() for b in biases]
 
-    @property
-    def widths(self) -> list[int]:
-        return [self.weights[0].shape[1]] + [w.shape[0] for w in self.weights]
-
-    @property
-    def latent_dim(self) -> int:
-        return self.weights[0].shape[1]
-
-    @property
-    def output_dim(self) -> int:
-        return self.weights[-1].shape[0]
-
-    @property
-    def depth(self) -> int:
-        return len(self.weights)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.weights[0].dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.weights[0].device
-
     def to(self, dtype: DTypeLike = None, device: DeviceLike = None) -> "MLPGenerator":
-        dev = self.device if device is None else resolve_device(device)
-        dt = self.dtype if dtype is None else resolve_dtype(dtype)
+        dt, dev = self._target(dtype, device)
         return MLPGenerator([w.to(dev, dt) for w in self.weights], [b.to(dev, dt) for b in self.biases])
 
     def block(self, i: int, h: torch.Tensor) -> torch.Tensor:
