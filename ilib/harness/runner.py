@@ -36,6 +36,11 @@ from ..params import PROFILES, ParameterError, check
 from ..record import REPO_ROOT, atomic_write_bytes, atomic_write_text, format_value
 from . import cachekey
 from .outputs import OutputFolder, OutputLocked
+from .worker import DASK_WORKER_ONLY
+
+#: the runner's own values of the variables that Dask's nanny changes in this process's environment when it
+#: starts local workers (read at import, before any cluster): what the notebooks' kernels get instead
+LAUNCH_ENVIRONMENT = {var: os.environ.get(var) for var in DASK_WORKER_ONLY}
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 DEFAULT_TIMEOUT = {"smoke": 300, "paper": 1800}
@@ -149,7 +154,8 @@ def task_payload(t: Task, *, profile: str, threads: int, timeout: float, run_id:
     """What :func:`ilib.harness.worker.run_task` needs, self-contained so that any worker can run it."""
     return {"stem": t.path.stem, "label": t.label, "source": t.path.read_bytes(),
             "parameters": {"profile": profile, **t.overrides}, "key": t.key, "threads": threads, "timeout": timeout,
-            "stop_event": f"ilib-stop-{run_id}", "progress_queue": f"ilib-progress-{run_id}", "scheduler": scheduler}
+            "stop_event": f"ilib-stop-{run_id}", "progress_queue": f"ilib-progress-{run_id}", "scheduler": scheduler,
+            "inherit": LAUNCH_ENVIRONMENT}
 
 
 def finish_task(t: Task, result: dict, timeout: float) -> Outcome:
