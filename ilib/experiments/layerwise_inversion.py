@@ -66,7 +66,8 @@ class Profile(_Profile):
     noisy_nets: int = param(smoke=6, paper=40, lo=1, doc="nets (one latent each) in (d)")
     noise_values: tuple[float, ...] = param(smoke=(1e-3, 1e-1), paper=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.2), lo=0,
                                             lo_open=True, doc="noise bound relative to the output's RMS entry, in (d)")
-    wdc_k_values: tuple[int, ...] = param(smoke=(3, 6), paper=(5, 10, 20, 40), lo=2, doc="latent dimensions k of the layers in (e)")
+    wdc_k_values: tuple[int, ...] = param(smoke=(3, 6), paper=(5, 10, 20), lo=2,
+                                          doc="latent dimensions k of the layers in (e) (the search costs about k^3 r per start)")
     wdc_r_values: tuple[float, ...] = param(smoke=(2.0, 8.0), paper=(2.0, 4.0, 8.0, 16.0), lo=1, doc="aspect ratios n / k in (e)")
     wdc_layers: int = param(smoke=2, paper=3, lo=1, doc="independent layers per (k, r)")
     wdc_pairs: int = param(smoke=2, paper=4, lo=1, doc="search starts per layer in the first round, per unit of k")
