@@ -78,7 +78,7 @@ class Profile(_Profile):
                                       doc="(f) output widths (base, and hidden width: the middle one)")
     m_factor_values: tuple[float, ...] = param(smoke=(2, 4, 8, 16), paper=(3, 4, 6, 8, 10, 12, 16, 24), lo=0,
                                                lo_open=True, doc="(f, h) measurement grid: m is factor times k")
-    trials: int = param(smoke=4, paper=10, lo=2, doc="(f, h) nets (and operators) per config")
+    trials: int = param(smoke=4, paper=6, lo=2, doc="(f, h) nets (and operators) per config")
     restarts: int = param(smoke=4, paper=16, lo=1, doc="adversarial searches kept per instance")
     screen_restarts: int = param(smoke=16, paper=192, lo=1, doc="starting pairs per instance before keeping `restarts`")
     steps: int = param(smoke=30, paper=150, lo=3, doc="Adam steps of the kept searches (then a third at lr/10)")
