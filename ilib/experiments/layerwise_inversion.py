@@ -55,7 +55,7 @@ class Profile(_Profile):
                                         lo=1, doc="expansion ratios r: widths round(k r^i)")
     nets: int = param(smoke=6, paper=50, lo=1, doc="random nets per r")
     latents: int = param(smoke=2, paper=4, lo=1, doc="latents z* per net; nets x latents problems per r")
-    gd_nets: int = param(smoke=3, paper=25, lo=1, doc="nets (with all their latents) given to the gradient method in (b)")
+    gd_nets: int = param(smoke=3, paper=15, lo=1, doc="nets (with all their latents) given to the gradient method in (b)")
     steps: int = param(smoke=150, paper=1500, lo=1, doc="gradient steps in (b), (c), (d)")
     lr: float = param(smoke=0.2, paper=0.2, lo=0, lo_open=True, doc="step size of gradient descent")
     k_values: tuple[int, ...] = param(smoke=(3, 6), paper=(5, 10, 20, 40), lo=1, doc="latent dimensions of the sweep (c)")
@@ -63,7 +63,7 @@ class Profile(_Profile):
     k_nets: int = param(smoke=3, paper=25, lo=1, doc="nets per k in (c)")
     noisy_k: int = param(smoke=4, paper=10, lo=1, doc="latent dimension in (d)")
     noisy_r: float = param(smoke=3.0, paper=3.0, lo=1, doc="expansion ratio in (d)")
-    noisy_nets: int = param(smoke=6, paper=40, lo=1, doc="nets (one latent each) in (d)")
+    noisy_nets: int = param(smoke=6, paper=20, lo=1, doc="nets (one latent each) in (d)")
     noise_values: tuple[float, ...] = param(smoke=(1e-3, 1e-1), paper=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.2), lo=0,
                                             lo_open=True, doc="noise bound relative to the output's RMS entry, in (d)")
     wdc_k_values: tuple[int, ...] = param(smoke=(3, 6), paper=(5, 10, 20), lo=2,
