@@ -104,7 +104,7 @@ def test_run_all_exits_cleanly(smoke_run):
     assert "theory scoreboard" in proc.stdout
 
 
-SAME_NUMBERS = ["01", "04", "07"]
+SAME_NUMBERS = ["01", "07"]  # the CSGM engine and the least-squares inversion: two of the cheapest smoke runs
 
 
 @pytest.mark.notebooks
