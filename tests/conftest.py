@@ -7,6 +7,7 @@ from pathlib import Path
 # Tests run single-threaded per process so that parallel workers do not oversubscribe the CPU.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import ilib.harness  # noqa: E402,F401  (first: it spares every test process jsonschema's IRI grammars)
 import torch  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("ILIB_NUM_THREADS", "1")))
