@@ -278,6 +278,12 @@ class Benchmark:
         return nmse_difference(self.err[net][c], self.err[self.best_classical(c)][c], n_boot=self.n_boot,
                                seed=self.boot_seed + c)
 
+    def late_loss_change(self, net: str, c: int = 0) -> float:
+        """How much ``net``'s training loss moved from the second-last to the last tenth of its steps (dB), condition ``c``."""
+        tl = np.asarray(self.train_loss[net])[:, c]
+        tenth = max(1, len(tl) // 10)
+        return float(tl[-tenth:].mean() - tl[-2 * tenth:-tenth].mean())
+
     def threshold_fit(self, c: int = 0) -> "stats.SlopeFit":
         r"""Log-log line of the learned :math:`\theta^k/\gamma^k` against :math:`\max_b\|x^k - x^*\|_1`, layers 0..K-1."""
         return stats.loglog_fit(self.alista_l1_max[c, :-1], self.alista_theta[c] / self.alista_gamma[c])
@@ -370,7 +376,10 @@ class LassoDepth:
     ``(len(ratios), len(depths), test)`` (for the bootstrap). ISTA, FISTA and oracle ISTA
     are read along one run; each network is its own network of depth ``d``. ``slista_*``:
     the deepest SLISTA's steps and the restricted constants :math:`L_S` of the supports of its
-    layers' outputs on the test signals, per ratio.
+    layers' outputs on the test signals, per ratio. ``train_excess[name]``: ``(len(ratios), len(depths))``, the
+    network's mean Lasso cost on its own training signals minus ISTA's there after as many iterations (LISTA and
+    SLISTA start at ISTA, so for them a positive value is a network that ended above its start on the data it was
+    fit to: the optimiser's failure, not over-fitting).
     """
 
     ratios: tuple[float, ...]
@@ -384,6 +393,11 @@ class LassoDepth:
     train_seconds: dict
     n_boot: int
     boot_seed: int
+    train_excess: dict
+
+    def above_ista(self, name: str, r: int) -> list[int]:
+        """The depths at which ``name``'s mean test gap is above ISTA's (Lasso weight index ``r``)."""
+        return [d for i, d in enumerate(self.depths) if self.gap[name][r, i] > self.gap["ISTA"][r, i]]
 
     def log_ratio(self, a: str, b: str, r: int, d: int) -> Estimate:
         r""":math:`\log_{10}` of the ratio of mean gaps of methods ``a`` and ``b`` at ratio index ``r``, depth index ``d``."""
@@ -426,10 +440,15 @@ def lasso_depth(*, ratios: Sequence[float], depths: Sequence[int], train_samples
     f_star = torch.stack([U.lasso_reference(Dd, y_te, r, iters=3000).objective[-1] for r in ratios])
     per_code, gap = {}, {}
     dep = sorted(set(depths))
+    y_tr64 = y_tr.double()
+    lam_tr = torch.tensor(ratios, dtype=torch.float64, device=dev).repeat_interleave(train_samples)
     with torch.no_grad():
         for method, label in (("ista", "ISTA"), ("fista", "FISTA"), ("oista", "oracle ISTA")):
             F = U.solver_path(method, Dd, y_rep, lam_te, [0] + dep).objective[1:]  # (len(dep), R*T)
             per_code[label] = _np(F.reshape(len(dep), len(ratios), test_samples).transpose(0, 1) - f_star.unsqueeze(1))
+        F = U.solver_path("ista", Dd, y_tr64.repeat(len(ratios), 1), lam_tr, [0] + dep).objective[1:]
+        ista_train = _np(F.reshape(len(dep), len(ratios), train_samples).mean(-1).T)  # (R, len(dep))
+    train_excess = {}
     order = _stack_order(dep, ratios)
     L = float(U.lipschitz(D))
     kinds = {"LISTA": lambda: U.LISTACP(D, K, [r for _, r in order], models=len(order), depths=[d for d, _ in order]),
@@ -452,6 +471,14 @@ def lasso_depth(*, ratios: Sequence[float], depths: Sequence[int], train_samples
         for i, (d, r) in enumerate(order):
             pc[list(ratios).index(r), dep.index(d)] = _np(F[i] - f_star[list(ratios).index(r)])
         per_code[name] = pc
+        with torch.no_grad():
+            xs_tr = net64(y_tr64, return_all=True)
+        out_tr = torch.stack([xs_tr[d, i] for i, (d, _) in enumerate(order)])
+        F_tr = _np((0.5 * ((y_tr64 - out_tr @ Dd.T) ** 2).sum(-1) + lam_m * out_tr.abs().sum(-1)).mean(-1))
+        train_excess[name] = np.zeros((len(ratios), len(dep)))
+        for i, (d, r) in enumerate(order):
+            ri, di = list(ratios).index(r), dep.index(d)
+            train_excess[name][ri, di] = F_tr[i] - ista_train[ri, di]
         if name == "SLISTA":
             deepest = [i for i, (d, _) in enumerate(order) if d == K]  # one per ratio, in order of `order`
             rows = {list(ratios).index(order[i][1]): i for i in deepest}
@@ -461,7 +488,7 @@ def lasso_depth(*, ratios: Sequence[float], depths: Sequence[int], train_samples
     gap = {k: v.mean(-1) for k, v in per_code.items()}
     return LassoDepth(ratios=tuple(float(r) for r in ratios), depths=tuple(dep), gap=gap, per_code=per_code,
                       f_star=_np(f_star), L=L, slista_alpha=alpha, slista_LS=LS, train_seconds=seconds, n_boot=n_boot,
-                      boot_seed=_boot_seed(stream.child("bootstrap")))
+                      boot_seed=_boot_seed(stream.child("bootstrap")), train_excess=train_excess)
 
 
 # --------------------------------------------------------------------------- (d): SLISTA's steps against 1/L_S
