@@ -417,6 +417,20 @@ def _stack_order(depths: Sequence[int], ratios: Sequence[float]) -> list[tuple[i
     return sorted(((d, r) for d in depths for r in ratios), key=lambda dr: -dr[0])
 
 
+def _costs_on_grid(net, y: torch.Tensor, order, ratios, depths) -> tuple[np.ndarray, torch.Tensor]:
+    """Each stacked network's Lasso cost on ``y`` at its own depth, as ``(len(ratios), len(depths), len(y))``, and
+    every layer's output ``(K+1, M, len(y), n)``; network ``i`` has the (depth, ratio) ``order[i]``."""
+    with torch.no_grad():
+        xs = net(y, return_all=True)
+    out = torch.stack([xs[d, i] for i, (d, _) in enumerate(order)])  # (M, T, n)
+    lam = torch.tensor([r for _, r in order], dtype=y.dtype, device=y.device).view(-1, 1)
+    F = _np(0.5 * ((y - out @ net.D.T) ** 2).sum(-1) + lam * out.abs().sum(-1))
+    grid = np.zeros((len(ratios), len(depths), y.shape[0]))
+    for i, (d, r) in enumerate(order):
+        grid[list(ratios).index(r), list(depths).index(d)] = F[i]
+    return grid, xs
+
+
 def lasso_depth(*, ratios: Sequence[float], depths: Sequence[int], train_samples: int, test_samples: int, steps: int,
                 lr: float, scalar_lr: float, n_boot: int, stream, n_dims: int = LASSO_DIMS, n_atoms: int = LASSO_ATOMS,
                 batch: int = 128, device: DeviceLike = "auto") -> LassoDepth:
@@ -461,24 +475,10 @@ def lasso_depth(*, ratios: Sequence[float], depths: Sequence[int], train_samples
         res = U.train(net, y_tr, None, steps=steps, lr=lr if name == "LISTA" else scalar_lr, scalar_lr=scalar_lr,
                       batch=batch, objective="last", seed=stream.child(f"train {name}"))
         seconds[name] = res.seconds
-        with torch.no_grad():
-            net64 = copy.deepcopy(net).double()
-            xs = net64(y_te, return_all=True)  # (K+1, M, T, n)
-        lam_m = torch.tensor([r for _, r in order], dtype=torch.float64, device=dev).view(-1, 1)
-        out = torch.stack([xs[d, i] for i, (d, _) in enumerate(order)])  # (M, T, n)
-        F = 0.5 * ((y_te - out @ Dd.T) ** 2).sum(-1) + lam_m * out.abs().sum(-1)
-        pc = np.zeros((len(ratios), len(dep), test_samples))
-        for i, (d, r) in enumerate(order):
-            pc[list(ratios).index(r), dep.index(d)] = _np(F[i] - f_star[list(ratios).index(r)])
-        per_code[name] = pc
-        with torch.no_grad():
-            xs_tr = net64(y_tr64, return_all=True)
-        out_tr = torch.stack([xs_tr[d, i] for i, (d, _) in enumerate(order)])
-        F_tr = _np((0.5 * ((y_tr64 - out_tr @ Dd.T) ** 2).sum(-1) + lam_m * out_tr.abs().sum(-1)).mean(-1))
-        train_excess[name] = np.zeros((len(ratios), len(dep)))
-        for i, (d, r) in enumerate(order):
-            ri, di = list(ratios).index(r), dep.index(d)
-            train_excess[name][ri, di] = F_tr[i] - ista_train[ri, di]
+        net64 = copy.deepcopy(net).double()
+        cost, xs = _costs_on_grid(net64, y_te, order, ratios, dep)
+        per_code[name] = cost - _np(f_star)[:, None, :]
+        train_excess[name] = _costs_on_grid(net64, y_tr64, order, ratios, dep)[0].mean(-1) - ista_train
         if name == "SLISTA":
             deepest = [i for i, (d, _) in enumerate(order) if d == K]  # one per ratio, in order of `order`
             rows = {list(ratios).index(order[i][1]): i for i in deepest}
