@@ -417,18 +417,15 @@ def _stack_order(depths: Sequence[int], ratios: Sequence[float]) -> list[tuple[i
     return sorted(((d, r) for d in depths for r in ratios), key=lambda dr: -dr[0])
 
 
-def _costs_on_grid(net, y: torch.Tensor, order, ratios, depths) -> tuple[np.ndarray, torch.Tensor]:
-    """Each stacked network's Lasso cost on ``y`` at its own depth, as ``(len(ratios), len(depths), len(y))``, and
-    every layer's output ``(K+1, M, len(y), n)``; network ``i`` has the (depth, ratio) ``order[i]``."""
-    with torch.no_grad():
-        xs = net(y, return_all=True)
-    out = torch.stack([xs[d, i] for i, (d, _) in enumerate(order)])  # (M, T, n)
+def _costs_on_grid(out: torch.Tensor, y: torch.Tensor, D: torch.Tensor, order, ratios, depths) -> np.ndarray:
+    """The Lasso cost of each stacked network's output ``out`` ``(M, T, n)`` on ``y``, as ``(len(ratios),
+    len(depths), T)``; network ``i`` has the (depth, ratio) ``order[i]``."""
     lam = torch.tensor([r for _, r in order], dtype=y.dtype, device=y.device).view(-1, 1)
-    F = _np(0.5 * ((y - out @ net.D.T) ** 2).sum(-1) + lam * out.abs().sum(-1))
+    F = _np(0.5 * ((y - out @ D.T) ** 2).sum(-1) + lam * out.abs().sum(-1))
     grid = np.zeros((len(ratios), len(depths), y.shape[0]))
     for i, (d, r) in enumerate(order):
         grid[list(ratios).index(r), list(depths).index(d)] = F[i]
-    return grid, xs
+    return grid
 
 
 def lasso_depth(*, ratios: Sequence[float], depths: Sequence[int], train_samples: int, test_samples: int, steps: int,
@@ -476,9 +473,12 @@ def lasso_depth(*, ratios: Sequence[float], depths: Sequence[int], train_samples
                       batch=batch, objective="last", seed=stream.child(f"train {name}"))
         seconds[name] = res.seconds
         net64 = copy.deepcopy(net).double()
-        cost, xs = _costs_on_grid(net64, y_te, order, ratios, dep)
-        per_code[name] = cost - _np(f_star)[:, None, :]
-        train_excess[name] = _costs_on_grid(net64, y_tr64, order, ratios, dep)[0].mean(-1) - ista_train
+        with torch.no_grad():
+            xs = net64(y_te, return_all=True)  # (K+1, M, T, n): SLISTA's supports need every layer
+            out_tr = net64(y_tr64)  # (M, train, n): each network at its own depth
+        out = torch.stack([xs[d, i] for i, (d, _) in enumerate(order)])
+        per_code[name] = _costs_on_grid(out, y_te, Dd, order, ratios, dep) - _np(f_star)[:, None, :]
+        train_excess[name] = _costs_on_grid(out_tr, y_tr64, Dd, order, ratios, dep).mean(-1) - ista_train
         if name == "SLISTA":
             deepest = [i for i, (d, _) in enumerate(order) if d == K]  # one per ratio, in order of `order`
             rows = {list(ratios).index(order[i][1]): i for i in deepest}
